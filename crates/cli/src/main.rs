@@ -1,0 +1,51 @@
+//! `aurora-krb`: diagnose and make Kerberos logins to Amazon Aurora PostgreSQL work.
+//!
+//! A thin binary: the Kerberos and PostgreSQL logic lives in `aurora-krb-connect`, the AWS
+//! logic in `aurora-krb-domain`, the test realm in `aurora-krb-realm`.
+#![forbid(unsafe_code)]
+
+mod realm_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "aurora-krb", version, about = "Kerberos logins to Amazon Aurora PostgreSQL: diagnose, connect, test")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local test realm (an MIT KDC and a PostgreSQL configured like Aurora).
+    Realm(realm_cmd::RealmArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap exits 2 on usage errors, 0 for --help and --version: keep that contract.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AURORA_KRB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Realm(args) => realm_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
