@@ -4,6 +4,8 @@
 //! logic in `aurora-krb-domain`, the test realm in `aurora-krb-realm`.
 #![forbid(unsafe_code)]
 
+mod check_cmd;
+mod endpoint_cmd;
 mod realm_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run the local test realm (an MIT KDC and a PostgreSQL configured like Aurora).
     Realm(realm_cmd::RealmArgs),
+    /// Print the Kerberos names a client needs for an Aurora cluster (from the AWS APIs).
+    Endpoint(endpoint_cmd::EndpointArgs),
+    /// Diagnose a Kerberos login to Aurora PostgreSQL end to end.
+    Check(check_cmd::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,8 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Realm(args) => realm_cmd::run(args),
+        Command::Endpoint(args) => endpoint_cmd::run(args),
+        Command::Check(args) => check_cmd::run(args),
     };
     match result {
         Ok(code) => code,
