@@ -1,0 +1,153 @@
+//! The settings of a realm, kept in its folder so that `aurora-krb realm` finds them again.
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, ports};
+
+/// Which kind of KDC the realm runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// An MIT Kerberos KDC: fast, the default.
+    #[default]
+    Mit,
+}
+
+/// How to make a realm.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RealmOptions {
+    /// The Kerberos realm (`CORP.EXAMPLE.COM`).
+    pub realm: String,
+    /// The database host name (`db.example.test`): the service principal is
+    /// `postgres/<db_host>` and the server certificate is issued for it.
+    pub db_host: String,
+    /// Names in the server certificate, when they should differ from `db_host` (to play a
+    /// certificate issued for another name).
+    pub cert_names: Option<Vec<String>>,
+    /// The longest ticket the KDC issues (10 hours); short values test expiry.
+    pub ticket_lifetime: Duration,
+    /// The longest renewable life (7 days).
+    pub renew_lifetime: Duration,
+    /// The KDC's port; a free one when `None`.
+    pub kdc_port: Option<u16>,
+    /// PostgreSQL's port; a free one when `None`.
+    pub pg_port: Option<u16>,
+    /// The kind of KDC.
+    pub flavor: Flavor,
+}
+
+impl Default for RealmOptions {
+    fn default() -> Self {
+        RealmOptions {
+            realm: "CORP.EXAMPLE.COM".into(),
+            db_host: "db.example.test".into(),
+            cert_names: None,
+            ticket_lifetime: Duration::from_secs(10 * 3600),
+            renew_lifetime: Duration::from_secs(7 * 86400),
+            kdc_port: None,
+            pg_port: None,
+            flavor: Flavor::Mit,
+        }
+    }
+}
+
+impl RealmOptions {
+    /// Sets the longest ticket lifetime.
+    pub fn ticket_lifetime(mut self, lifetime: Duration) -> Self {
+        self.ticket_lifetime = lifetime;
+        self
+    }
+
+    /// Issues the server certificate for these names instead of the database host name.
+    pub fn cert_names(mut self, names: Vec<String>) -> Self {
+        self.cert_names = Some(names);
+        self
+    }
+
+    /// Chooses the ports instead of taking free ones.
+    pub fn ports(mut self, kdc_port: u16, pg_port: u16) -> Self {
+        self.kdc_port = Some(kdc_port);
+        self.pg_port = Some(pg_port);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
+    pub(crate) flavor: Flavor,
+    pub(crate) realm: String,
+    pub(crate) db_host: String,
+    pub(crate) cert_names: Vec<String>,
+    pub(crate) kdc_port: u16,
+    pub(crate) pg_port: u16,
+    pub(crate) ticket_lifetime_secs: u64,
+    pub(crate) renew_lifetime_secs: u64,
+}
+
+const STATE_FILE: &str = "realm.json";
+
+impl State {
+    pub(crate) fn new(o: RealmOptions) -> Result<State, Error> {
+        let kdc_port = match o.kdc_port {
+            Some(p) => p,
+            None => ports::free_port("the KDC", true)?,
+        };
+        let pg_port = match o.pg_port {
+            Some(p) => p,
+            None => ports::free_port("PostgreSQL", false)?,
+        };
+        Ok(State {
+            flavor: o.flavor,
+            cert_names: o.cert_names.unwrap_or_else(|| vec![o.db_host.clone()]),
+            realm: o.realm,
+            db_host: o.db_host,
+            kdc_port,
+            pg_port,
+            ticket_lifetime_secs: o.ticket_lifetime.as_secs().max(1),
+            renew_lifetime_secs: o.renew_lifetime.as_secs().max(1),
+        })
+    }
+
+    pub(crate) fn exists(dir: &Path) -> bool {
+        dir.join(STATE_FILE).is_file()
+    }
+
+    pub(crate) fn load(dir: &Path) -> Result<State, Error> {
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::NoRealm {
+            dir: dir.to_path_buf(),
+            reason: format!("cannot read {STATE_FILE}: {e}"),
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::NoRealm {
+            dir: dir.to_path_buf(),
+            reason: format!("{STATE_FILE} is not a realm's settings: {e}"),
+        })
+    }
+
+    pub(crate) fn save(&self, dir: &Path) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(self).expect("the state serializes");
+        std::fs::write(dir.join(STATE_FILE), text)
+            .map_err(|e| Error::io(format!("writing {STATE_FILE}"), e))
+    }
+
+    /// The realm script's settings (see the top of `realm.sh`).
+    pub(crate) fn apply_env(&self, cmd: &mut Command, dir: &Path) {
+        cmd.env("REALM_DIR", dir)
+            .env("REALM", &self.realm)
+            .env("DB_HOST", &self.db_host)
+            .env("CERT_NAMES", self.cert_names.join(" "))
+            .env("KDC_LISTEN", "127.0.0.1")
+            .env("KDC_PORT", self.kdc_port.to_string())
+            .env("PG_LISTEN", "127.0.0.1")
+            .env("PG_PORT", self.pg_port.to_string())
+            .env("TICKET_LIFETIME", format!("{}s", self.ticket_lifetime_secs))
+            .env("RENEW_LIFETIME", format!("{}s", self.renew_lifetime_secs))
+            .env_remove("CLIENT_KDC")
+            .env_remove("CLIENT_PG_ADDR")
+            .env_remove("CLIENT_PG_PORT");
+    }
+}
