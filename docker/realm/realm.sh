@@ -290,6 +290,9 @@ status() {
     echo "postgres: $pg"
 }
 
+# The Active Directory flavour (realm-ad.sh) sources this file for its functions and settings.
+[ "${REALM_SH_LIBRARY:-}" = 1 ] && return 0
+
 cmd=${1:-}
 case "$cmd" in
     init)      mkdir -p "$D"; init_kdc; init_tls; init_pg; print_env > "$D/realm.env" ;;
