@@ -12,6 +12,7 @@
 # realm.env. The commands and the files in REALM_DIR are the same as realm.sh's.
 #
 # Usage: realm-ad.sh COMMAND          (settings come from the environment, see below)
+#    or: FLAVOR=ad realm.sh COMMAND
 #   init        provision everything: the DC (from a cached provisioned template), users,
 #               keytabs, CA and server certificate, PostgreSQL cluster and roles
 #   init-kdc | init-tls | init-pg   one part of init
@@ -174,8 +175,11 @@ for line in sys.stdin:
 # Appends one shell-quoted line to the batch in $batch.
 add() { batch+=$(printf '%q ' "$@")$'\n'; }
 
+# Bump when provision() changes what it makes.
+AD_TEMPLATE_FORMAT=1
 template_key() {
-    printf '%s-%s-%s' "$REALM" "$AD_DC_NAME" "$(samba --version | tr -c 'A-Za-z0-9.\n-' _)"
+    printf 'v%s-%s-%s-%s-%s' "$AD_TEMPLATE_FORMAT" "$REALM" "$AD_DOMAIN" "$AD_DC_NAME" \
+        "$(samba --version | tr -c 'A-Za-z0-9.\n-' _)"
 }
 
 # Provisions a DC for REALM into $1/samba. Provisioning writes the schema, display specifiers
@@ -291,6 +295,8 @@ init_dc() {
     write_smb_conf
     local u batch="" sa=$AD_SERVICE_ACCOUNT H=(-H "$SAMDB" -s "$SMB_CONF")
     [ "$AD_ADDR" = "$AD_TEMPLATE_ADDR" ] || add dns-retarget "$AD_TEMPLATE_ADDR" "$AD_ADDR"
+    # Realms copied from one template would trust each other's tickets: a key of their own.
+    add user setpassword krbtgt --random-password "${H[@]}"
     for u in alice bob carol; do
         ad_password > "$D/secrets/$u.password"
         chmod 600 "$D/secrets/$u.password"
@@ -351,15 +357,19 @@ start_dc() {
     die "the domain controller did not start: see $S/log/samba.log"
 }
 
+# True while a process of group $1 runs; zombies (dead, waiting for their parent or init to
+# reap them) do not count.
+group_alive() { ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
+
 stop_dc() {
     local pid
     pid=$(dc_pid) || return 0
     if is_our_samba "$pid"; then
         # samba -D leads its own process group; its forked services are in it.
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.05; done
+        for _ in $(seq 100); do group_alive "$pid" || break; sleep 0.05; done
         kill -KILL -- "-$pid" 2>/dev/null || true
-        for _ in $(seq 40); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.05; done
+        for _ in $(seq 40); do group_alive "$pid" || break; sleep 0.05; done
     fi
     rm -f "$S/run/samba.pid"
 }
@@ -399,8 +409,10 @@ fault() {
         heal:account-expired)   add attr "$user" accountExpires "$AD_NEVER" ;;
         *) die "unknown fault '$name': one of rc4-only, spn-missing, disabled USER, password-expired USER, account-expired USER" ;;
     esac
-    printf '%s' "$batch" | samba_batch "$SMB_CONF" >>"$S/log/faults.log" 2>&1 \
-        || { tail -3 "$S/log/faults.log" >&2; die "$mode $name failed: see $S/log/faults.log"; }
+    local out rc=0
+    out=$(printf '%s' "$batch" | samba_batch "$SMB_CONF" 2>&1) || rc=$?
+    printf '%s\n' "$out" >> "$S/log/faults.log"
+    [ "$rc" = 0 ] || { printf '%s\n' "$out" | tail -3 >&2; die "$mode $name failed"; }
 }
 
 # AD time: 100 ns intervals since 1601-01-01.
@@ -428,7 +440,7 @@ case "$cmd" in
     start-pg)  start_pg ;;
     stop-pg)   stop_pg ;;
     run-kdc)   run_dc ;;
-    run-pg)    REALM_SH_LIBRARY=0 exec bash "$REALM_SH" run-pg ;;
+    run-pg)    FLAVOR=mit REALM_SH_LIBRARY=0 exec bash "$REALM_SH" run-pg ;;
     down)      stop_pg; stop_dc ;;
     status)    status_ad ;;
     env)       print_env ;;

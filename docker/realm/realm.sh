@@ -29,6 +29,8 @@
 #   PG_OS_USER       the account PostgreSQL runs as (postgres when run as root; PostgreSQL
 #                    refuses to run as root), otherwise the current user
 #   CERT_NAMES       space-separated DNS names of the server certificate (DB_HOST)
+#   FLAVOR           mit (the default) or ad: ad hands every command to realm-ad.sh beside
+#                    this file, the same realm with a Samba AD domain controller as its KDC
 set -euo pipefail
 
 : "${REALM_DIR:?REALM_DIR must name the realm folder}"
@@ -292,6 +294,11 @@ status() {
 
 # The Active Directory flavour (realm-ad.sh) sources this file for its functions and settings.
 [ "${REALM_SH_LIBRARY:-}" = 1 ] && return 0
+case "${FLAVOR:-mit}" in
+    mit) ;;
+    ad)  exec bash "$(dirname "${BASH_SOURCE[0]:-$0}")/realm-ad.sh" "$@" ;;
+    *)   die "FLAVOR=$FLAVOR: the flavours are mit (the default) and ad" ;;
+esac
 
 cmd=${1:-}
 case "$cmd" in
