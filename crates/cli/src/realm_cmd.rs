@@ -1,11 +1,102 @@
-//! `aurora-krb realm`: the local test realm.
-use clap::Args;
+//! `aurora-krb realm`: the local test realm, an MIT KDC and a PostgreSQL server configured
+//! like Aurora behind AWS Managed Microsoft AD. The realm itself is `aurora-krb-realm`.
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aurora_krb_realm::{Realm, RealmOptions};
+use clap::{Args, Subcommand};
 
 /// Arguments of `aurora-krb realm`.
 #[derive(Args)]
-pub struct RealmArgs {}
+pub struct RealmArgs {
+    #[command(subcommand)]
+    action: Action,
+    /// The realm's folder [default: ~/.local/state/aurora-krb/realm; for root
+    /// /var/lib/aurora-krb/realm].
+    #[arg(long, global = true, env = "AURORA_KRB_REALM_DIR")]
+    dir: Option<PathBuf>,
+}
 
-pub fn run(_args: RealmArgs) -> anyhow::Result<ExitCode> {
+#[derive(Subcommand)]
+enum Action {
+    /// Create the realm if the folder holds none, then start its KDC and PostgreSQL.
+    Up(UpArgs),
+    /// Stop the realm's services (the folder stays; `up` starts them again).
+    Down,
+    /// Say which services run, and where.
+    Status,
+    /// Print the realm's client environment as `export` lines: `eval "$(aurora-krb realm env)"`.
+    Env,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    /// The KDC's port on 127.0.0.1 (a free one when the realm is created without it).
+    #[arg(long)]
+    kdc_port: Option<u16>,
+    /// PostgreSQL's port on 127.0.0.1 (a free one when the realm is created without it).
+    #[arg(long)]
+    pg_port: Option<u16>,
+    /// The longest ticket the KDC issues, in seconds (short ones test expiry).
+    #[arg(long, default_value_t = 36000)]
+    ticket_lifetime: u64,
+}
+
+pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
+    let dir = args.dir.unwrap_or_else(aurora_krb_realm::default_dir);
+    match args.action {
+        Action::Up(up) => {
+            let started = Instant::now();
+            let mut options =
+                RealmOptions::default().ticket_lifetime(Duration::from_secs(up.ticket_lifetime));
+            options.kdc_port = up.kdc_port;
+            options.pg_port = up.pg_port;
+            let realm = Realm::up(&dir, options)
+                .with_context(|| format!("starting the realm in {}", dir.display()))?;
+            println!(
+                "realm {} up in {} ms: KDC on 127.0.0.1:{}, PostgreSQL for {} on 127.0.0.1:{}",
+                realm.realm(),
+                started.elapsed().as_millis(),
+                realm.kdc_port(),
+                realm.db_host(),
+                realm.pg_port()
+            );
+            println!("folder: {}", realm.dir().display());
+            println!(
+                "use it: set -a; . {}; set +a; kinit alice < {}/secrets/alice.password; psql",
+                realm.env_file().display(),
+                realm.dir().display()
+            );
+        }
+        Action::Down => {
+            let realm = Realm::open(&dir)?;
+            realm.down()?;
+            println!("realm in {} stopped", dir.display());
+        }
+        Action::Status => {
+            let realm = Realm::open(&dir)?;
+            let status = realm.status()?;
+            let word = |up: bool| if up { "running" } else { "stopped" };
+            println!("realm {} in {}", realm.realm(), dir.display());
+            println!("kdc: {} (127.0.0.1:{})", word(status.kdc), realm.kdc_port());
+            println!(
+                "postgres: {} ({} at 127.0.0.1:{})",
+                word(status.postgres),
+                realm.db_host(),
+                realm.pg_port()
+            );
+            if !(status.kdc && status.postgres) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Action::Env => {
+            let realm = Realm::open(&dir)?;
+            for (name, value) in realm.env()? {
+                println!("export {name}={value}");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

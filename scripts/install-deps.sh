@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what aurora-krb needs to build and to run its test realm, where it is missing:
+# Debian's packages (apt-get) and moto for the AWS API tests (pip). Safe to run again.
+set -euo pipefail
+
+# Build: libgssapi-sys runs bindgen against MIT krb5's headers.
+BUILD_PKGS="pkg-config libkrb5-dev libclang-dev clang"
+# The test realm: an MIT KDC, its admin tools and client tools, PostgreSQL, openssl.
+REALM_PKGS="krb5-kdc krb5-admin-server krb5-user postgresql postgresql-client openssl util-linux"
+# The Active Directory flavour of the realm.
+AD_PKGS="${AURORA_KRB_AD_PKGS-samba samba-ad-dc winbind smbclient}"
+# Making the docker base image without a registry.
+DOCKER_PKGS="${AURORA_KRB_DOCKER_PKGS-mmdebstrap}"
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=""
+for p in $BUILD_PKGS $REALM_PKGS $AD_PKGS $DOCKER_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=" $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    sudo_ apt-get update -qq
+    # The machine's own services must not start: the realm runs its own, on its own ports.
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust 1.94 or newer with rustup (https://rustup.rs), then run this again" >&2
+    exit 1
+fi
+
+if ! command -v moto_server >/dev/null 2>&1; then
+    echo "installing moto[server] (AWS API server for the domain tests)"
+    python3 -m pip install -q "moto[server]" || sudo_ python3 -m pip install -q "moto[server]"
+fi
