@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "aurora-krb", version, about = "Kerberos logins to Amazon Aurora PostgreSQL: diagnose, connect, test")]
+#[command(
+    name = "aurora-krb",
+    version,
+    about = "Kerberos logins to Amazon Aurora PostgreSQL: diagnose, connect, test"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
