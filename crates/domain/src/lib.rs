@@ -1,4 +1,191 @@
 //! Validates an AWS Managed Microsoft AD and an Aurora PostgreSQL cluster's membership in it,
 //! and derives the Kerberos names a client needs.
+//!
+//! Most broken Aurora Kerberos setups show in the AWS APIs before any ticket is requested: a
+//! directory that is not `Active`, a membership stuck in `enable-kerberos-failed`, an instance
+//! that never joined, a cluster in a VPC the directory cannot reach. [`Inspector`] asks RDS and
+//! Directory Service and returns a [`Report`]: the facts, the Kerberos [`names`] and the
+//! [`Finding`]s, each tagged with the check of `aurora-krb check` it belongs to
+//! (`aws.cluster`, `aws.membership`, `aws.directory`, `aws.network`). The crate prints
+//! nothing.
+//!
+//! Credentials, region and endpoint come from `aws-config`'s standard chain (profiles,
+//! environment, SSO, IMDS, `AWS_ENDPOINT_URL*`); [`Options`] sets region, profile, endpoint,
+//! timeouts and retries on top. Every AWS call is bounded by [`Options::timeout`].
+//!
+//! The IAM actions used: `rds:DescribeDBClusters`, `rds:DescribeDBInstances`,
+//! `ds:DescribeDirectories`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use aurora_krb_domain::{CheckId, Inspector, Options};
+//! use std::time::Duration;
+//!
+//! # async fn run() -> Result<(), aurora_krb_domain::Error> {
+//! let options = Options::new().region("us-east-1").timeout(Duration::from_secs(10));
+//! let report = Inspector::from_env(options).await?.inspect_cluster("mycluster").await?;
+//! if let Some(names) = &report.names {
+//!     println!("realm {}", names.realm);
+//!     for endpoint in &names.endpoints {
+//!         println!("{} {} -> {}", endpoint.role, endpoint.host, endpoint.principal);
+//!     }
+//! }
+//! for group in report.groups() {
+//!     println!("{}: {}", group.check, group.worst);
+//! }
+//! for finding in report.findings_for(CheckId::Membership) {
+//!     println!("{} {}: {}", finding.severity, finding.subject, finding.message);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The names alone need no AWS call:
+//!
+//! ```
+//! use aurora_krb_domain::names::{EndpointRole, KerberosNames};
+//!
+//! let names = KerberosNames::derive(
+//!     "corp.example.com",
+//!     [(EndpointRole::Writer, None, "db.cluster-abc.us-east-1.rds.amazonaws.com")],
+//! )
+//! .unwrap();
+//! assert_eq!(names.realm, "CORP.EXAMPLE.COM");
+//! assert_eq!(
+//!     names.endpoints[0].principal,
+//!     "postgres/db.cluster-abc.us-east-1.rds.amazonaws.com@CORP.EXAMPLE.COM"
+//! );
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod cluster;
+pub mod directory;
+pub mod error;
+pub mod findings;
+mod lookup;
+pub mod names;
+mod report;
+
+pub use error::{Error, Result};
+pub use findings::{CheckGroup, CheckId, Finding, MembershipState, Severity};
+pub use lookup::Options;
+pub use report::{DirectoryProblem, NetworkRelation, Report};
+
+use aws_config::SdkConfig;
+use directory::DirectoryLookup;
+use lookup::Lookup;
+
+/// Asks RDS and Directory Service about a cluster.
+#[derive(Debug, Clone)]
+pub struct Inspector {
+    lk: Lookup,
+}
+
+impl Inspector {
+    /// Builds the clients from `aws-config`'s standard chain with `options` on top.
+    ///
+    /// Fails when no region can be found. Missing or expired credentials show on the first
+    /// call, as their own errors.
+    pub async fn from_env(options: Options) -> Result<Self> {
+        let config = options.load_sdk_config().await?;
+        Self::from_sdk_config(&config, options)
+    }
+
+    /// Builds the clients from a loaded SDK configuration; `options` set the timeouts and
+    /// retries (region, profile and endpoint are the configuration's).
+    pub fn from_sdk_config(config: &SdkConfig, options: Options) -> Result<Self> {
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| Error::no_region(options.profile.clone()))?;
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(config)
+                .timeout_config(options.timeout_config())
+                .retry_config(options.retry_config())
+                .build(),
+        );
+        let ds = aws_sdk_directory::Client::from_conf(
+            aws_sdk_directory::config::Builder::from(config)
+                .timeout_config(options.timeout_config())
+                .retry_config(options.retry_config())
+                .build(),
+        );
+        Ok(Self::assemble(rds, ds, region, &options))
+    }
+
+    /// Uses clients the caller built (tests, custom HTTP clients). Their own timeouts and
+    /// retries apply; [`Options::timeout`] still bounds every call.
+    pub fn from_clients(
+        rds: aws_sdk_rds::Client,
+        ds: aws_sdk_directory::Client,
+        options: Options,
+    ) -> Result<Self> {
+        let region = rds
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| Error::no_region(options.profile.clone()))?;
+        Ok(Self::assemble(rds, ds, region, &options))
+    }
+
+    fn assemble(
+        rds: aws_sdk_rds::Client,
+        ds: aws_sdk_directory::Client,
+        region: String,
+        options: &Options,
+    ) -> Self {
+        Inspector {
+            lk: Lookup {
+                rds,
+                ds,
+                region,
+                timeout: options.timeout,
+                profile: options.profile.clone(),
+            },
+        }
+    }
+
+    /// The region the inspector looks in.
+    pub fn region(&self) -> &str {
+        &self.lk.region
+    }
+
+    /// Inspects a cluster, given its identifier or the identifier of one of its instances.
+    ///
+    /// Fails when the cluster cannot be described (not found, access denied, credentials,
+    /// throttling, timeout, unreachable endpoint). Later lookups that fail (instances,
+    /// directory) become findings, so the report still says what it could find.
+    pub async fn inspect_cluster(&self, id: &str) -> Result<Report> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(Error::config("the cluster identifier is empty"));
+        }
+        tracing::debug!(id, region = %self.lk.region, "inspecting cluster");
+        let cluster = cluster::find_cluster(&self.lk, id).await?;
+        let cluster = cluster::ClusterFacts::from(&cluster);
+        let instances = cluster::list_instances(&self.lk, &cluster).await;
+        let joined = report::joined_directory(&cluster, instances.as_deref().unwrap_or(&[]))
+            .map(str::to_owned);
+        let directory = match joined {
+            None => Err(DirectoryProblem::NotJoined),
+            Some(directory_id) => match directory::describe(&self.lk, &directory_id).await {
+                DirectoryLookup::Found(d) => Ok(*d),
+                DirectoryLookup::NotFound => Err(DirectoryProblem::NotFound { directory_id }),
+                DirectoryLookup::Failed(e) => Err(DirectoryProblem::LookupFailed {
+                    directory_id,
+                    error: e.id().to_owned(),
+                    message: e.to_string(),
+                }),
+            },
+        };
+        Ok(report::build(report::Facts {
+            query: id.to_owned(),
+            region: self.lk.region.clone(),
+            cluster,
+            instances,
+            directory,
+        }))
+    }
+}
