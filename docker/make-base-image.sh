@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Creates the local image debian:bookworm-slim when the Docker engine does not have it.
+#
+# On a normal machine `docker compose build` pulls debian:bookworm-slim from Docker Hub and
+# this script is not needed. Where no image registry is reachable (CI, sandboxes) it builds
+# an equivalent image from Debian's own package mirror: a minbase bookworm root filesystem
+# made by mmdebstrap, with documentation left out and no recommended packages, as the
+# official slim image is, and `docker import`ed under the same name. The packages the
+# realm's two Dockerfiles install are already in it, so building them needs no network.
+#
+# Usage: docker/make-base-image.sh [--force]
+#   --force   build and import again even when the image exists (the tarball cache is
+#             still used; delete the cache folder to fetch the packages anew)
+#
+# Settings (environment):
+#   BASE_IMAGE              the image to create (debian:bookworm-slim)
+#   DEBIAN_MIRROR           Debian's mirror (http://deb.debian.org/debian)
+#   DEBIAN_SECURITY_MIRROR  the security mirror (http://deb.debian.org/debian-security)
+#   AURORA_KRB_CACHE        where the root filesystem tarball is kept between runs
+#                           (${XDG_CACHE_HOME:-~/.cache}/aurora-krb)
+set -euo pipefail
+
+IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+CACHE=${AURORA_KRB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aurora-krb}
+# What docker/kdc/Dockerfile and docker/postgres/Dockerfile install; keep the lists in step.
+PACKAGES="krb5-kdc krb5-admin-server krb5-user openssl postgresql util-linux"
+
+die() { echo "make-base-image.sh: $*" >&2; exit 1; }
+
+force=0
+case "${1:-}" in
+    "") ;;
+    --force) force=1 ;;
+    *) die "unknown argument '$1': the only option is --force" ;;
+esac
+
+command -v docker >/dev/null 2>&1 || die "docker not found: install Docker Engine (Debian: apt-get install docker.io)"
+docker info >/dev/null 2>&1 || die "the Docker daemon does not answer: start it (systemctl start docker) or check your access to its socket"
+
+if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    echo "make-base-image.sh: $IMAGE is already present"
+    exit 0
+fi
+
+mkdir -p "$CACHE"
+# Two test runs may ask for the image at once: one builds it, the other waits and reuses it.
+exec 9>"$CACHE/make-base-image.lock"
+flock 9
+if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    echo "make-base-image.sh: $IMAGE is already present"
+    exit 0
+fi
+
+SOURCES=(
+    "deb $MIRROR bookworm main"
+    "deb $MIRROR bookworm-updates main"
+    "deb $SECURITY_MIRROR bookworm-security main"
+)
+# The tarball's name carries what went into it, so a changed package list builds anew.
+key=$(printf '%s\n' "$PACKAGES" "${SOURCES[@]}" | sha256sum | cut -c1-12)
+tarball=$CACHE/bookworm-slim-$key.tar
+
+if [ ! -s "$tarball" ]; then
+    if ! command -v mmdebstrap >/dev/null 2>&1; then
+        [ "$(id -u)" = 0 ] || die "mmdebstrap not found: install it (sudo apt-get install --no-install-recommends mmdebstrap)"
+        echo "make-base-image.sh: installing mmdebstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null; } \
+            || die "could not install mmdebstrap with apt-get"
+    fi
+    echo "make-base-image.sh: building a Debian bookworm root filesystem with: $PACKAGES"
+    start=$(date +%s)
+    rm -f "$tarball.tmp"
+    # The dpkg and apt options stay in the image (as in the official slim image), so that
+    # anything installed later also comes without documentation and recommends.
+    # postgresql-common would create and keep a "main" cluster; the realm makes its own.
+    # shellcheck disable=SC2016 # the hook's shell expands $1 (the new root), not this one
+    mmdebstrap --variant=minbase --format=tar --quiet \
+        --include="$(printf '%s' "$PACKAGES" | tr ' ' ',')" \
+        --aptopt='APT::Install-Recommends "false"' \
+        --aptopt='APT::Install-Suggests "false"' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --dpkgopt='path-exclude=/usr/share/lintian/*' \
+        --essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d" && echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.d/aurora-krb.conf"' \
+        bookworm "$tarball.tmp" "${SOURCES[@]}" \
+        || { rm -f "$tarball.tmp"; die "mmdebstrap failed: is Debian's mirror ($MIRROR) reachable?"; }
+    mv "$tarball.tmp" "$tarball"
+    echo "make-base-image.sh: root filesystem ready in $(( $(date +%s) - start ))s ($(du -h "$tarball" | cut -f1))"
+    # Older tarballs of other package lists are of no further use.
+    find "$CACHE" -maxdepth 1 -name 'bookworm-slim-*.tar' ! -name "${tarball##*/}" -delete
+fi
+
+echo "make-base-image.sh: importing $tarball as $IMAGE"
+docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["bash"]' \
+    --message "aurora-krb: Debian bookworm minbase with $PACKAGES" \
+    "$tarball" "$IMAGE" >/dev/null
+echo "make-base-image.sh: $IMAGE created"

@@ -1,0 +1,522 @@
+//! The realm in Docker, used from the host as docs/docker.md tells users to: compose builds and
+//! starts the KDC and PostgreSQL images under a project name of its own, with the realm's files
+//! exported to a temp folder and the services published on free 127.0.0.1 ports; then `kinit`
+//! and `psql` on the host log in with Kerberos over verified TLS.
+//!
+//! Needs a Docker engine and compose (`docker compose` or `docker-compose`). Where no image
+//! registry is reachable, the base image is made from Debian's mirror first
+//! (docker/make-base-image.sh). On a machine without Docker the test fails, naming the cause;
+//! `AURORA_KRB_SKIP_DOCKER=1` skips it instead.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail, ensure};
+
+const SKIP_VAR: &str = "AURORA_KRB_SKIP_DOCKER";
+/// Every project this test starts is named `PROJECT_PREFIX<pid>-<millis>`, so that a later
+/// run can tell the leftovers of a run that was killed.
+const PROJECT_PREFIX: &str = "akrbtest-";
+const KDC_IMAGE: &str = "aurora-krb/realm-kdc";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn ok(self, what: &str) -> Result<Ran> {
+        ensure!(
+            self.status.success(),
+            "{what} failed ({}):\n{}\n{}",
+            self.status,
+            self.stdout.trim(),
+            self.stderr.trim()
+        );
+        Ok(self)
+    }
+}
+
+/// Runs a command to its end or until `limit`, when it is killed: nothing here may hang.
+/// The output goes through files, so a chatty command cannot block on a full pipe.
+fn run(cmd: &mut Command, limit: Duration, stdin: Option<&Path>) -> Result<Ran> {
+    let what = format!("{cmd:?}");
+    let out = tempfile::tempfile()?;
+    let err = tempfile::tempfile()?;
+    cmd.stdout(out.try_clone()?).stderr(err.try_clone()?);
+    match stdin {
+        Some(p) => {
+            cmd.stdin(fs::File::open(p).with_context(|| format!("opening {}", p.display()))?)
+        }
+        None => cmd.stdin(Stdio::null()),
+    };
+    let mut child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {limit:?}");
+        }
+        sleep(Duration::from_millis(50));
+    };
+    let read = |mut f: fs::File| -> Result<String> {
+        use std::io::Seek;
+        f.rewind()?;
+        let mut s = String::new();
+        f.read_to_string(&mut s)?;
+        Ok(s)
+    };
+    Ok(Ran {
+        status,
+        stdout: read(out)?,
+        stderr: read(err)?,
+    })
+}
+
+/// Docker's CLI and daemon, and a compose command; the error names what is missing.
+fn docker_and_compose() -> Result<Vec<String>, String> {
+    match Command::new("docker").arg("--version").output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(
+                "no `docker` binary on PATH: install Docker Engine and compose \
+                        (Debian: apt-get install docker.io docker-compose)"
+                    .into(),
+            );
+        }
+        Err(e) => return Err(format!("cannot run `docker`: {e}")),
+        Ok(_) => {}
+    }
+    let info = run(
+        Command::new("docker").arg("info"),
+        Duration::from_secs(30),
+        None,
+    )
+    .map_err(|e| format!("`docker info` failed: {e:#}"))?;
+    if !info.status.success() {
+        return Err(format!(
+            "the Docker daemon does not answer (`docker info`: {}): start it (systemctl start \
+             docker) or check your access to its socket",
+            info.stderr.trim()
+        ));
+    }
+    let candidates: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
+    for c in candidates {
+        let works = Command::new(c[0])
+            .args(&c[1..])
+            .arg("version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if works {
+            return Ok(c.iter().map(|s| s.to_string()).collect());
+        }
+    }
+    Err(
+        "neither `docker compose` nor `docker-compose` works: install compose \
+         (Debian: apt-get install docker-compose)"
+            .into(),
+    )
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A compose project of this test; `down -v` when dropped, even when the test fails.
+struct Project {
+    compose: Vec<String>,
+    name: String,
+    env: Vec<(String, String)>,
+    data: PathBuf,
+}
+
+impl Project {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.compose[0]);
+        c.args(&self.compose[1..])
+            .arg("-p")
+            .arg(&self.name)
+            .arg("-f")
+            .arg(repo().join("docker/compose.yaml"))
+            .args(args)
+            .env_remove("REALM_OWNER")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    fn logs(&self) -> String {
+        run(
+            &mut self.cmd(&["logs", "--no-color", "--tail", "40"]),
+            Duration::from_secs(30),
+            None,
+        )
+        .map(|r| format!("{}{}", r.stdout, r.stderr))
+        .unwrap_or_else(|e| format!("(no logs: {e:#})"))
+    }
+
+    fn up(&self, args: &[&str], limit: Duration) -> Result<()> {
+        let mut all = vec!["up", "-d"];
+        all.extend_from_slice(args);
+        run(&mut self.cmd(&all), limit, None)?
+            .ok("compose up")
+            .map(drop)
+            .with_context(|| self.logs())?;
+        self.wait_healthy(Duration::from_secs(120))
+    }
+
+    fn container(&self, service: &str) -> Result<String> {
+        let ran = run(
+            &mut self.cmd(&["ps", "-q", service]),
+            Duration::from_secs(30),
+            None,
+        )?
+        .ok("compose ps")?;
+        let id = ran.stdout.trim().to_string();
+        ensure!(!id.is_empty(), "compose has no {service} container");
+        Ok(id)
+    }
+
+    /// Both services healthy: the KDC answers and PostgreSQL accepts connections.
+    fn wait_healthy(&self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        for service in ["kdc", "postgres"] {
+            let id = self.container(service)?;
+            loop {
+                let ran = run(
+                    Command::new("docker").args([
+                        "inspect",
+                        "-f",
+                        "{{.State.Status}} {{.State.Health.Status}}",
+                        &id,
+                    ]),
+                    Duration::from_secs(30),
+                    None,
+                )?
+                .ok("docker inspect")?;
+                match ran.stdout.trim() {
+                    "running healthy" => break,
+                    s if s.starts_with("exited") || s.starts_with("dead") => {
+                        bail!("the {service} container stopped ({s}):\n{}", self.logs())
+                    }
+                    s if Instant::now() > deadline => {
+                        bail!(
+                            "the {service} container is not healthy after {limit:?} ({s}):\n{}",
+                            self.logs()
+                        )
+                    }
+                    _ => sleep(Duration::from_millis(250)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        match run(
+            &mut self.cmd(&["down", "-v", "--remove-orphans", "-t", "10"]),
+            Duration::from_secs(120),
+            None,
+        ) {
+            Ok(r) if r.status.success() => {}
+            Ok(r) => eprintln!(
+                "docker_realm: compose down of {} failed: {}",
+                self.name,
+                r.stderr.trim()
+            ),
+            Err(e) => eprintln!("docker_realm: compose down of {} failed: {e:#}", self.name),
+        }
+        // PostgreSQL's files belong to the container's postgres account; a test run by a user
+        // other than root could not delete them.
+        let root = fs::metadata(&self.data)
+            .map(|m| m.uid() == 0)
+            .unwrap_or(true);
+        if !root {
+            let _ = run(
+                Command::new("docker")
+                    .args(["run", "--rm", "--entrypoint", "find", "-v"])
+                    .arg(format!("{}:/realm", self.data.display()))
+                    .args([KDC_IMAGE, "/realm", "-mindepth", "1", "-delete"]),
+                Duration::from_secs(60),
+                None,
+            );
+        }
+    }
+}
+
+/// Takes down the projects of earlier runs of this test whose process is gone (killed before
+/// its guard ran), so that they hold no ports or containers.
+fn remove_stale_projects() -> Result<()> {
+    let ran = run(
+        Command::new("docker").args([
+            "ps",
+            "-a",
+            "--format",
+            "{{.Label \"com.docker.compose.project\"}}",
+        ]),
+        Duration::from_secs(30),
+        None,
+    )?
+    .ok("docker ps")?;
+    let mut seen = std::collections::HashSet::new();
+    for project in ran.stdout.lines().filter(|p| p.starts_with(PROJECT_PREFIX)) {
+        let Some(pid) = project[PROJECT_PREFIX.len()..].split('-').next() else {
+            continue;
+        };
+        if !seen.insert(project.to_string()) || Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        let label = format!("label=com.docker.compose.project={project}");
+        let ids = run(
+            Command::new("docker").args(["ps", "-aq", "--filter", &label]),
+            Duration::from_secs(30),
+            None,
+        )?;
+        let ids: Vec<&str> = ids.stdout.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = run(
+                Command::new("docker").args(["rm", "-f", "-v"]).args(&ids),
+                Duration::from_secs(60),
+                None,
+            );
+        }
+        let _ = run(
+            Command::new("docker").args(["network", "rm", &format!("{project}_default")]),
+            Duration::from_secs(30),
+            None,
+        );
+        eprintln!("docker_realm: removed the leftovers of an earlier run ({project})");
+    }
+    Ok(())
+}
+
+/// realm.env's `export NAME=VALUE` lines, as `set -a; . realm.env` gives them to a shell.
+fn read_env(path: &Path) -> Result<HashMap<String, String>> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (k, v) = l
+                .strip_prefix("export ")
+                .and_then(|kv| kv.split_once('='))
+                .with_context(|| format!("realm.env line is not `export NAME=VALUE`: {l}"))?;
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// A host command with the realm's environment only: no PG* or KRB5* setting of the machine
+/// (a PGPASSWORD, the machine's krb5.conf) may leak in.
+fn host_cmd(program: &str, env: &HashMap<String, String>) -> Command {
+    let mut c = Command::new(program);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PG") || k.starts_with("KRB5") {
+            c.env_remove(k);
+        }
+    }
+    c.envs(env);
+    c
+}
+
+const WHO: &str = "select g.gss_authenticated, g.principal, s.ssl, current_user \
+                   from pg_stat_gssapi g join pg_stat_ssl s using (pid) where pid = pg_backend_pid()";
+
+fn psql_as(env: &HashMap<String, String>, user: &str, ccache: &str) -> Result<String> {
+    let ran = run(
+        host_cmd("psql", env)
+            .env("PGUSER", user)
+            .env("KRB5CCNAME", ccache)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .args([
+                "gssencmode=disable sslmode=verify-full",
+                "-X",
+                "-A",
+                "-t",
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                WHO,
+            ]),
+        Duration::from_secs(60),
+        None,
+    )?
+    .ok(&format!("psql as {user}"))?;
+    Ok(ran.stdout.trim().to_string())
+}
+
+#[test]
+fn compose_realm_serves_kerberos_logins_to_the_host() {
+    let compose = match docker_and_compose() {
+        Ok(c) => c,
+        Err(why) if std::env::var(SKIP_VAR).as_deref() == Ok("1") => {
+            // Straight to stderr: the test harness captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n########## SKIPPED docker_realm: {why} ({SKIP_VAR}=1) ##########\n"
+            );
+            return;
+        }
+        Err(why) => {
+            panic!("{why}\n(on a machine without Docker, set {SKIP_VAR}=1 to skip this test)")
+        }
+    };
+    if let Err(e) = compose_realm(compose) {
+        panic!("{e:#}");
+    }
+}
+
+fn compose_realm(compose: Vec<String>) -> Result<()> {
+    remove_stale_projects()?;
+
+    let started = Instant::now();
+    run(
+        Command::new("bash").arg(repo().join("docker/make-base-image.sh")),
+        Duration::from_secs(1200),
+        None,
+    )?
+    .ok("docker/make-base-image.sh")?;
+    eprintln!(
+        "docker_realm: base image ready after {:.1?}",
+        started.elapsed()
+    );
+
+    let tmp = tempfile::Builder::new().prefix("akrb-docker-").tempdir()?;
+    let data = tmp.path().join("realm-data");
+    fs::create_dir(&data)?;
+    let (kdc_port, pg_port) = (free_port()?, free_port()?);
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+    let project = Project {
+        compose,
+        name: format!("{PROJECT_PREFIX}{}-{millis}", std::process::id()),
+        env: vec![
+            ("REALM_DATA".into(), data.display().to_string()),
+            ("KDC_HOST_PORT".into(), kdc_port.to_string()),
+            ("PG_HOST_PORT".into(), pg_port.to_string()),
+        ],
+        data: data.clone(),
+    };
+
+    let started = Instant::now();
+    project.up(&["--build"], Duration::from_secs(900))?;
+    eprintln!(
+        "docker_realm: build and up (provisioning included) took {:.1?}",
+        started.elapsed()
+    );
+
+    // Published on loopback only.
+    for (service, inner, port) in [("kdc", "88", kdc_port), ("postgres", "5432", pg_port)] {
+        let ran = run(
+            &mut project.cmd(&["port", service, inner]),
+            Duration::from_secs(30),
+            None,
+        )?
+        .ok("compose port")?;
+        assert_eq!(
+            ran.stdout.trim(),
+            format!("127.0.0.1:{port}"),
+            "{service} must be published on 127.0.0.1 only"
+        );
+    }
+
+    // What the host gets: a sourceable env naming host paths and the published ports.
+    let env = read_env(&data.join("realm.env"))?;
+    let krb5_conf = data.join("krb5.conf");
+    assert_eq!(env["KRB5_CONFIG"], krb5_conf.display().to_string());
+    assert_eq!(
+        env["PGSSLROOTCERT"],
+        data.join("ca.crt").display().to_string()
+    );
+    assert_eq!(env["PGHOSTADDR"], "127.0.0.1");
+    assert_eq!(env["PGPORT"], pg_port.to_string());
+    assert_eq!(env["PGUSER"], "alice@CORP.EXAMPLE.COM");
+    let conf = fs::read_to_string(&krb5_conf)?;
+    assert!(
+        conf.contains(&format!("kdc = 127.0.0.1:{kdc_port}")),
+        "the exported krb5.conf must name the KDC as the host reaches it:\n{conf}"
+    );
+
+    // alice: a password login with kinit, then psql with verified TLS and GSSAPI.
+    let password = data.join("secrets/alice.password");
+    let alice_cc = env["KRB5CCNAME"].clone();
+    run(
+        host_cmd("kinit", &env).arg("alice"),
+        Duration::from_secs(30),
+        Some(&password),
+    )?
+    .ok("kinit alice")?;
+    assert_eq!(
+        psql_as(&env, "alice@CORP.EXAMPLE.COM", &alice_cc)?,
+        "t|alice@CORP.EXAMPLE.COM|t|alice@CORP.EXAMPLE.COM"
+    );
+
+    // app-svc: the exported client keytab works on the host.
+    let app_cc = format!("FILE:{}", tmp.path().join("app-svc.ccache").display());
+    run(
+        host_cmd("kinit", &env)
+            .env("KRB5CCNAME", &app_cc)
+            .arg("-k")
+            .arg("-t")
+            .arg(data.join("app-svc.keytab"))
+            .arg("app-svc"),
+        Duration::from_secs(30),
+        None,
+    )?
+    .ok("kinit -kt app-svc.keytab app-svc")?;
+    assert_eq!(
+        psql_as(&env, "app-svc@CORP.EXAMPLE.COM", &app_cc)?,
+        "t|app-svc@CORP.EXAMPLE.COM|t|app-svc@CORP.EXAMPLE.COM"
+    );
+
+    // `up` again on the same folder: nothing is provisioned anew. The ticket from before still
+    // works (same KDC and service keys) and alice's password is the same.
+    let password_before = fs::read_to_string(&password)?;
+    run(
+        &mut project.cmd(&["down", "-t", "10"]),
+        Duration::from_secs(120),
+        None,
+    )?
+    .ok("compose down")?;
+    let started = Instant::now();
+    project.up(&[], Duration::from_secs(300))?;
+    eprintln!(
+        "docker_realm: up on a provisioned folder took {:.1?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        fs::read_to_string(&password)?,
+        password_before,
+        "a second up must not provision anew"
+    );
+    assert_eq!(
+        psql_as(&env, "alice@CORP.EXAMPLE.COM", &alice_cc)?,
+        "t|alice@CORP.EXAMPLE.COM|t|alice@CORP.EXAMPLE.COM"
+    );
+    run(
+        host_cmd("kinit", &env).arg("alice"),
+        Duration::from_secs(30),
+        Some(&password),
+    )?
+    .ok("kinit alice after restart")?;
+
+    drop(project);
+    Ok(())
+}
