@@ -32,10 +32,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ad;
 mod error;
 mod ports;
 mod state;
 
+pub use ad::AdFault;
 pub use error::Error;
 pub use state::{Flavor, RealmOptions};
 
@@ -207,7 +209,7 @@ impl Realm {
         self.state.pg_port
     }
 
-    /// The KDC's port (UDP and TCP, on 127.0.0.1).
+    /// The KDC's port (UDP and TCP, on [`Realm::kdc_addr`]).
     pub fn kdc_port(&self) -> u16 {
         self.state.kdc_port
     }
@@ -236,6 +238,9 @@ impl Realm {
 
     /// The KDC's log file.
     pub fn kdc_log(&self) -> PathBuf {
+        if let Some(log) = self.ad_log() {
+            return log;
+        }
         self.dir.join("kdc").join("kdc.log")
     }
 
@@ -442,6 +447,7 @@ impl Realm {
         // binary that manages it.
         std::fs::write(&script, REALM_SCRIPT)
             .map_err(|e| Error::io(format!("writing {}", script.display()), e))?;
+        ad::write_script(&self.dir, self.state.flavor)?;
         let mut cmd = Command::new("bash");
         cmd.arg(&script).args(args);
         self.state.apply_env(&mut cmd, &self.dir);
@@ -459,7 +465,7 @@ impl Realm {
     }
 
     fn wait_for_kdc(&self) -> Result<(), Error> {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.state.kdc_port));
+        let addr = self.kdc_socket_addr();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {

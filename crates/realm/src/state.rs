@@ -14,6 +14,9 @@ pub enum Flavor {
     /// An MIT Kerberos KDC: fast, the default.
     #[default]
     Mit,
+    /// A Samba Active Directory domain controller, as Aurora's KDC is AD: needs root, and
+    /// listens on the well-known ports of a loopback address of its own (see `ad.rs`).
+    Ad,
 }
 
 /// How to make a realm.
@@ -86,13 +89,18 @@ pub(crate) struct State {
     pub(crate) pg_port: u16,
     pub(crate) ticket_lifetime_secs: u64,
     pub(crate) renew_lifetime_secs: u64,
+    /// The AD flavour's loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ad_addr: Option<std::net::Ipv4Addr>,
 }
 
 const STATE_FILE: &str = "realm.json";
 
 impl State {
     pub(crate) fn new(o: RealmOptions) -> Result<State, Error> {
+        let ad_addr = crate::ad::choose_addr(&o)?;
         let kdc_port = match o.kdc_port {
+            _ if ad_addr.is_some() => crate::ad::KDC_PORT,
             Some(p) => p,
             None => ports::free_port("the KDC", true)?,
         };
@@ -109,6 +117,7 @@ impl State {
             pg_port,
             ticket_lifetime_secs: o.ticket_lifetime.as_secs().max(1),
             renew_lifetime_secs: o.renew_lifetime.as_secs().max(1),
+            ad_addr,
         })
     }
 
@@ -149,5 +158,6 @@ impl State {
             .env_remove("CLIENT_KDC")
             .env_remove("CLIENT_PG_ADDR")
             .env_remove("CLIENT_PG_PORT");
+        crate::ad::apply_env(cmd, self.ad_addr);
     }
 }
