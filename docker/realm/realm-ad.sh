@@ -43,6 +43,8 @@
 #   AD_TEMPLATE_CACHE   where provisioned templates are kept (/var/tmp/aurora-krb-ad); "none"
 #                    provisions in place (slow: about 9 s more)
 #   CLIENT_KDC       what clients use for the KDC (AD_ADDR, port 88)
+#   AD_CONTAINER     1 in a container: AD_ADDR may then be the container's own (non-loopback)
+#                    address, the one its published ports lead to
 #
 # Needs root: samba binds the well-known ports and keeps ACLs in root-only extended attributes.
 set -euo pipefail
@@ -72,8 +74,12 @@ SAMDB=$S/private/sam.ldb
 SMB_CONF=$S/smb.conf
 
 case "$AD_ADDR" in
-    127.*.*.*) ;;
-    *) die "AD_ADDR=$AD_ADDR is not a loopback address: the AD realm binds 127.0.0.0/8 only (e.g. AD_ADDR=127.0.0.3)" ;;
+    # Any 127.x address routes to lo, but Samba accepts only interface addresses unless given
+    # with a netmask: the /8 makes it take the address, and bind interfaces only keeps it to it.
+    127.*.*.*) AD_IFACE=$AD_ADDR/8 ;;
+    *)  [ "${AD_CONTAINER:-}" = 1 ] \
+            || die "AD_ADDR=$AD_ADDR is not a loopback address: natively the AD realm binds 127.0.0.0/8 only (e.g. AD_ADDR=127.0.0.3); in a container, where the DC must bind the container's own address, set AD_CONTAINER=1"
+        AD_IFACE=$AD_ADDR ;;
 esac
 
 need_root() {
@@ -240,9 +246,7 @@ write_smb_conf() {
 	realm = $REALM
 	workgroup = $AD_DOMAIN
 	server role = active directory domain controller
-	# The /8 makes Samba accept an address that is not on an interface (any 127.x routes to
-	# lo); bind interfaces only keeps it to that one address.
-	interfaces = $AD_ADDR/8
+	interfaces = $AD_IFACE
 	bind interfaces only = yes
 	# What a Kerberos login needs, plus LDAP, CLDAP and DNS for looking at the directory.
 	# No smbd, nbt, rpc, winbindd, replication or dnsupdate service.
