@@ -1,0 +1,170 @@
+//! A `moto_server` of its own for each test, on a free loopback port, stopped on drop.
+//!
+//! Shared by the domain crate's tests and the CLI's (`#[path]` include), so it uses the
+//! standard library only.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The region every test uses.
+pub const REGION: &str = "us-east-1";
+
+/// A running `moto_server`, killed when dropped (also when the test panics).
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free loopback port and waits until it answers.
+    ///
+    /// Panics with the install command when `moto_server` is missing: a test that needs moto
+    /// never passes without it.
+    pub fn start() -> Moto {
+        let mut last_err = String::new();
+        // The free port can be taken between asking and binding: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let child = match Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                    "`moto_server` is not on PATH: these tests need moto in server mode; install it with: pip install \"moto[server]\""
+                ),
+                Err(e) => panic!("cannot start moto_server: {e}"),
+            };
+            let mut moto = Moto { child, port };
+            match moto.wait_ready(Duration::from_secs(60)) {
+                Ok(()) => return moto,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("moto_server did not come up: {last_err}");
+    }
+
+    fn wait_ready(&mut self, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("moto_server exited with {status}"));
+            }
+            if TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "not listening on port {} after {within:?}",
+                    self.port
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The endpoint URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Calls an EC2 Query API action (moto does not check signatures; the Authorization
+    /// header only tells it the service and region).
+    pub fn ec2(&self, action: &str, params: &[(&str, &str)]) -> String {
+        let mut body = format!("Action={action}&Version=2016-11-15");
+        for (k, v) in params {
+            body.push('&');
+            body.push_str(&form_encode(k));
+            body.push('=');
+            body.push_str(&form_encode(v));
+        }
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            len = body.len()
+        );
+        let mut stream =
+            TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect to moto");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .expect("read moto's answer");
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "EC2 {action} failed: {response}"
+        );
+        response
+    }
+
+    /// Creates a VPC and returns its id.
+    pub fn create_vpc(&self, cidr: &str) -> String {
+        let r = self.ec2("CreateVpc", &[("CidrBlock", cidr)]);
+        xml_value(&r, "vpcId")
+    }
+
+    /// Creates a subnet and returns its id.
+    pub fn create_subnet(&self, vpc: &str, cidr: &str, az: &str) -> String {
+        let r = self.ec2(
+            "CreateSubnet",
+            &[
+                ("VpcId", vpc),
+                ("CidrBlock", cidr),
+                ("AvailabilityZone", az),
+            ],
+        );
+        xml_value(&r, "subnetId")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` in `xml`.
+pub fn xml_value(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
+        + open.len();
+    let end = xml[start..].find(&close).expect("closing tag") + start;
+    xml[start..end].to_owned()
+}
