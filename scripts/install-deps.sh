@@ -14,6 +14,11 @@ DOCKER_PKGS="${AURORA_KRB_DOCKER_PKGS-mmdebstrap}"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# Compose for the docker realm: the plugin (`docker compose`) or Debian's docker-compose.
+if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+    DOCKER_PKGS+=" docker-compose"
+fi
+
 missing=""
 for p in $BUILD_PKGS $REALM_PKGS $AD_PKGS $DOCKER_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=" $p"
