@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use aurora_krb_realm::{Realm, RealmOptions};
-use clap::{Args, Subcommand};
+use aurora_krb_realm::{Flavor, Realm, RealmOptions};
+use clap::{Args, Subcommand, ValueEnum};
 
 /// Arguments of `aurora-krb realm`.
 #[derive(Args)]
@@ -42,6 +42,16 @@ struct UpArgs {
     /// The longest ticket the KDC issues, in seconds (short ones test expiry).
     #[arg(long, default_value_t = 36000)]
     ticket_lifetime: u64,
+    /// The KDC of a new realm: an MIT KDC, or a Samba AD domain controller (needs root; it
+    /// listens on the well-known ports of a loopback address of its own).
+    #[arg(long, value_enum, default_value_t = FlavorArg::Mit)]
+    flavor: FlavorArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FlavorArg {
+    Mit,
+    Ad,
 }
 
 pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
@@ -53,12 +63,17 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                 RealmOptions::default().ticket_lifetime(Duration::from_secs(up.ticket_lifetime));
             options.kdc_port = up.kdc_port;
             options.pg_port = up.pg_port;
+            options.flavor = match up.flavor {
+                FlavorArg::Mit => Flavor::Mit,
+                FlavorArg::Ad => Flavor::Ad,
+            };
             let realm = Realm::up(&dir, options)
                 .with_context(|| format!("starting the realm in {}", dir.display()))?;
             println!(
-                "realm {} up in {} ms: KDC on 127.0.0.1:{}, PostgreSQL for {} on 127.0.0.1:{}",
+                "realm {} up in {} ms: KDC on {}:{}, PostgreSQL for {} on 127.0.0.1:{}",
                 realm.realm(),
                 started.elapsed().as_millis(),
+                realm.kdc_addr(),
                 realm.kdc_port(),
                 realm.db_host(),
                 realm.pg_port()
@@ -80,7 +95,12 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
             let status = realm.status()?;
             let word = |up: bool| if up { "running" } else { "stopped" };
             println!("realm {} in {}", realm.realm(), dir.display());
-            println!("kdc: {} (127.0.0.1:{})", word(status.kdc), realm.kdc_port());
+            println!(
+                "kdc: {} ({}:{})",
+                word(status.kdc),
+                realm.kdc_addr(),
+                realm.kdc_port()
+            );
             println!(
                 "postgres: {} ({} at 127.0.0.1:{})",
                 word(status.postgres),
