@@ -1,0 +1,131 @@
+//! The one place with `unsafe`: `gss_acquire_cred_from`, which libgssapi does not wrap.
+//!
+//! It lets a credential come from a named cache, a client keytab or a password into a
+//! private `MEMORY:` cache, all through a "credential store" argument, without setting
+//! `KRB5CCNAME` or `KRB5_CLIENT_KTNAME`, which are process-wide and would race between
+//! connectors and threads.
+
+use libgssapi::credential::Cred;
+use libgssapi::oid::GSS_NT_KRB5_PRINCIPAL;
+use libgssapi_sys::{
+    GSS_C_INITIATE, GSS_S_COMPLETE, OM_uint32, gss_OID_desc, gss_acquire_cred_from,
+    gss_buffer_desc, gss_cred_id_t, gss_cred_usage_t, gss_import_name, gss_key_value_element_desc,
+    gss_key_value_set_desc, gss_name_t, gss_release_name,
+};
+use std::ffi::CString;
+use std::ptr;
+
+/// A GSSAPI failure as (major, minor) status.
+pub(crate) type Status = (u32, u32);
+
+/// Acquires initiator credentials for `principal` (the default one when `None`) from the
+/// credential store `store` (pairs such as `("ccache", "MEMORY:x")`,
+/// `("client_keytab", "FILE:/k")`, `("password", ...)`).
+///
+/// Blocks: with a keytab or password it may talk to the KDC.
+pub(crate) fn acquire_cred_from(
+    principal: Option<&str>,
+    store: &[(&str, &str)],
+) -> Result<Cred, Status> {
+    // Keys and values must outlive the call; CString also rejects interior NULs, which would
+    // otherwise silently cut a path or password short.
+    let mut owned: Vec<(CString, CString)> = Vec::with_capacity(store.len());
+    for (k, v) in store {
+        let k = CString::new(*k).map_err(|_| (GSS_BAD_NAME, 0))?;
+        let v = CString::new(*v).map_err(|_| (GSS_BAD_NAME, 0))?;
+        owned.push((k, v));
+    }
+    let mut elements: Vec<gss_key_value_element_desc> = owned
+        .iter()
+        .map(|(k, v)| gss_key_value_element_desc {
+            key: k.as_ptr(),
+            value: v.as_ptr(),
+        })
+        .collect();
+    let set = gss_key_value_set_desc {
+        count: elements.len() as OM_uint32,
+        elements: elements.as_mut_ptr(),
+    };
+
+    let name = match principal {
+        Some(p) => Some(ImportedName::new(p)?),
+        None => None,
+    };
+
+    let mut minor: OM_uint32 = GSS_S_COMPLETE;
+    let mut cred: gss_cred_id_t = ptr::null_mut();
+    // SAFETY: every pointer passed lives until the call returns: `set` points into
+    // `elements`, whose entries point into `owned`; the name (or null for the default) is
+    // owned by `name`. Null for desired mechanisms and the two optional outputs is allowed
+    // by RFC 2744. On success `cred` is a fresh handle we own.
+    let major = unsafe {
+        gss_acquire_cred_from(
+            &mut minor,
+            name.as_ref().map_or(ptr::null_mut(), |n| n.0),
+            0xffff_ffff, // GSS_C_INDEFINITE: as long as the ticket lasts
+            ptr::null_mut(),
+            GSS_C_INITIATE as gss_cred_usage_t,
+            &set,
+            &mut cred,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    // The password must not linger in our heap longer than the call.
+    for (_, v) in owned.iter_mut() {
+        wipe(v);
+    }
+    if major != GSS_S_COMPLETE {
+        return Err((major, minor));
+    }
+    // SAFETY: `cred` is a valid handle just returned to us and not yet wrapped, so
+    // `Cred` becomes its only owner and releases it once.
+    Ok(unsafe { Cred::from_c(cred) })
+}
+
+const GSS_BAD_NAME: u32 = 2 << 16;
+
+fn wipe(s: &mut CString) {
+    let taken = std::mem::take(s);
+    let mut bytes = taken.into_bytes_with_nul();
+    for b in bytes.iter_mut() {
+        // Volatile so the compiler cannot drop the writes to memory about to be freed.
+        // SAFETY: `b` is a valid, aligned, exclusive reference into `bytes`.
+        unsafe { ptr::write_volatile(b, 0) };
+    }
+}
+
+struct ImportedName(gss_name_t);
+
+impl ImportedName {
+    fn new(principal: &str) -> Result<ImportedName, Status> {
+        let mut buf = gss_buffer_desc {
+            length: principal.len(),
+            value: principal.as_ptr() as *mut _,
+        };
+        // The OID's bytes are static (libgssapi's constant), as RFC 2744 requires.
+        let oid_bytes: &'static [u8] = &GSS_NT_KRB5_PRINCIPAL;
+        let mut oid = gss_OID_desc {
+            length: oid_bytes.len() as OM_uint32,
+            elements: oid_bytes.as_ptr() as *mut _,
+        };
+        let mut minor = GSS_S_COMPLETE;
+        let mut name: gss_name_t = ptr::null_mut();
+        // SAFETY: `buf` describes `principal`'s bytes, which gss_import_name copies and does
+        // not write; `oid` points to static bytes; `name` receives a handle we own and
+        // release in Drop.
+        let major = unsafe { gss_import_name(&mut minor, &mut buf, &mut oid, &mut name) };
+        if major != GSS_S_COMPLETE {
+            return Err((major, minor));
+        }
+        Ok(ImportedName(name))
+    }
+}
+
+impl Drop for ImportedName {
+    fn drop(&mut self) {
+        let mut minor = GSS_S_COMPLETE;
+        // SAFETY: the handle came from gss_import_name and is released exactly once.
+        unsafe { gss_release_name(&mut minor, &mut self.0) };
+    }
+}

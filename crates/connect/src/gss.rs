@@ -1,0 +1,187 @@
+//! The Kerberos exchange: target name, context steps off the async runtime, and the verdict
+//! on mutual authentication.
+//!
+//! Tokens are raw Kerberos (`GSS_MECH_KRB5`), never SPNEGO: Aurora refuses SPNEGO tokens.
+//! Every step may reach the KDC (the first one asks for the service ticket), and MIT's KDC
+//! transport can block for 27 s, so steps run on the blocking pool under `kdc_timeout`.
+
+use crate::credentials::Current;
+use crate::error::{Error, GssSite, Kind, from_gss};
+use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext};
+use libgssapi::name::Name;
+use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
+use std::future::Future;
+use std::time::Duration;
+
+/// The GSS flags a finished exchange was granted, as reported by the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GssFlags(pub u32);
+
+impl GssFlags {
+    /// The server proved its identity (AP-REP received and verified).
+    pub fn mutual(self) -> bool {
+        self.0 & CtxFlags::GSS_C_MUTUAL_FLAG.bits() != 0
+    }
+    /// Names of the flags set, e.g. `["MUTUAL", "INTEG", "CONF"]`.
+    pub fn names(self) -> Vec<&'static str> {
+        let f = CtxFlags::from_bits_truncate(self.0);
+        let all = [
+            (CtxFlags::GSS_C_DELEG_FLAG, "DELEG"),
+            (CtxFlags::GSS_C_MUTUAL_FLAG, "MUTUAL"),
+            (CtxFlags::GSS_C_REPLAY_FLAG, "REPLAY"),
+            (CtxFlags::GSS_C_SEQUENCE_FLAG, "SEQUENCE"),
+            (CtxFlags::GSS_C_CONF_FLAG, "CONF"),
+            (CtxFlags::GSS_C_INTEG_FLAG, "INTEG"),
+            (CtxFlags::GSS_C_ANON_FLAG, "ANON"),
+            (CtxFlags::GSS_C_TRANS_FLAG, "TRANS"),
+        ];
+        all.iter()
+            .filter(|(b, _)| f.contains(*b))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+/// The client side of the exchange as the authentication loop sees it; a trait so the loop
+/// can be tested against a scripted peer.
+pub(crate) trait Initiator: Send {
+    /// Feeds the server's token; returns the token to send, if any.
+    fn step(
+        &mut self,
+        token: Vec<u8>,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
+    /// Whether the context is established.
+    fn is_complete(&self) -> bool;
+    /// The flags granted so far.
+    fn flags(&self) -> GssFlags;
+}
+
+/// A Kerberos context with its first token computed (the service ticket is in hand).
+pub struct GssStart {
+    ctx: Option<ClientCtx>,
+    pub(crate) first_token: Vec<u8>,
+    pub(crate) site: GssSite,
+    pub(crate) principal: String,
+    kdc_timeout: Duration,
+    flags: GssFlags,
+    complete: bool,
+}
+
+impl std::fmt::Debug for GssStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GssStart")
+            .field("service", &self.site.service)
+            .field("principal", &self.principal)
+            .field("first_token_len", &self.first_token.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GssStart {
+    /// The client principal logging in.
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+    /// The service principal asked for, as the KDC sees it (`postgres/host`).
+    pub fn service_principal(&self) -> &str {
+        &self.site.service
+    }
+    /// Size of the first token (the AP-REQ); large AD tickets make it tens of kB.
+    pub fn first_token_len(&self) -> usize {
+        self.first_token.len()
+    }
+}
+
+/// `krbsrvname@host` as a GSS host-based name, and the same as the KDC spells it.
+pub(crate) fn service_names(srvname: &str, host: &str) -> (String, String) {
+    (format!("{srvname}@{host}"), format!("{srvname}/{host}"))
+}
+
+/// Creates the context and runs its first step, which fetches the service ticket unless the
+/// credential's cache already holds it.
+pub(crate) async fn start(
+    cred: &Current,
+    hostbased: &str,
+    mut site: GssSite,
+    kdc_timeout: Duration,
+) -> Result<GssStart, Error> {
+    site.client = Some(cred.principal.clone());
+    let cred_handle = cred.cred.clone();
+    let target = hostbased.to_string();
+    let site2 = site.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let name = Name::new(target.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE))
+            .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;
+        let mut ctx = ClientCtx::new(
+            Some(cred_handle),
+            name,
+            CtxFlags::GSS_C_MUTUAL_FLAG,
+            Some(GSS_MECH_KRB5),
+        );
+        let tok = ctx
+            .step(None, None)
+            .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;
+        let flags = GssFlags(ctx.flags().map(|f| f.bits()).unwrap_or(0));
+        let complete = ctx.is_complete();
+        Ok::<_, Error>((ctx, tok.map(|b| b.to_vec()), flags, complete))
+    });
+    let (ctx, tok, flags, complete) = bounded(task, kdc_timeout).await??;
+    let first_token = tok.ok_or_else(|| {
+        Error::new(Kind::Gss {
+            detail: "the Kerberos library produced no initial token".into(),
+        })
+    })?;
+    Ok(GssStart {
+        ctx: Some(ctx),
+        first_token,
+        principal: cred.principal.clone(),
+        site,
+        kdc_timeout,
+        flags,
+        complete,
+    })
+}
+
+async fn bounded<T: Send + 'static>(
+    task: tokio::task::JoinHandle<T>,
+    limit: Duration,
+) -> Result<T, Error> {
+    match tokio::time::timeout(limit, task).await {
+        // The blocking call cannot be interrupted; it finishes on its own thread and its
+        // result is dropped. The login fails now instead of 27 s later.
+        Err(_) => Err(Error::timeout("Kerberos", limit)),
+        Ok(Err(e)) => Err(Error::new(Kind::Gss {
+            detail: format!("Kerberos task failed: {e}"),
+        })),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+impl Initiator for GssStart {
+    async fn step(&mut self, token: Vec<u8>) -> Result<Option<Vec<u8>>, Error> {
+        let mut ctx = self.ctx.take().ok_or_else(|| {
+            Error::protocol("the server sent a Kerberos token after the exchange failed")
+        })?;
+        let site = self.site.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let r = ctx
+                .step(Some(&token), None)
+                .map(|o| o.map(|b| b.to_vec()))
+                .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site));
+            let flags = GssFlags(ctx.flags().map(|f| f.bits()).unwrap_or(0));
+            let complete = ctx.is_complete();
+            (ctx, r, flags, complete)
+        });
+        let (ctx, r, flags, complete) = bounded(task, self.kdc_timeout).await?;
+        self.ctx = Some(ctx);
+        self.flags = flags;
+        self.complete = complete;
+        r
+    }
+    fn is_complete(&self) -> bool {
+        self.complete
+    }
+    fn flags(&self) -> GssFlags {
+        self.flags
+    }
+}

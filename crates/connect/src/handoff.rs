@@ -1,0 +1,224 @@
+//! The stream given to tokio-postgres once the login is done.
+//!
+//! tokio-postgres has no GSSAPI, but its `Config::connect_raw` accepts any stream. We log in
+//! ourselves and then hand it a stream that (1) swallows the StartupMessage tokio-postgres
+//! writes, since the server already got ours, and (2) first yields a synthesized
+//! AuthenticationOk followed by the bytes we had already read past the real one (the server
+//! sends AuthenticationOk, ParameterStatus, BackendKeyData and ReadyForQuery in one TLS
+//! record), then the real stream. tokio-postgres then reads the session parameters itself.
+
+use bytes::{Buf, Bytes, BytesMut};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_native_tls::TlsStream;
+
+/// The transport under a login: TCP, with TLS unless `sslmode=disable` (or `prefer` met a
+/// server without TLS).
+#[derive(Debug)]
+pub enum Transport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Transport {
+    /// Whether the transport is encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// AuthenticationOk: tag `R`, length 8, code 0.
+pub(crate) const AUTH_OK: [u8; 9] = [b'R', 0, 0, 0, 8, 0, 0, 0, 0];
+
+/// The stream a handed-off `tokio_postgres::Connection` runs on.
+#[derive(Debug)]
+pub struct Stream<S = Transport> {
+    inner: S,
+    replay: Bytes,
+    swallow: Swallow,
+}
+
+#[derive(Debug)]
+enum Swallow {
+    /// Collecting the 4-byte length of tokio-postgres's StartupMessage.
+    Header {
+        got: [u8; 4],
+        n: usize,
+    },
+    /// Discarding the rest of it.
+    Body(usize),
+    Done,
+}
+
+impl<S> Stream<S> {
+    /// Wraps `inner`; `leftover` are the bytes already read after the real AuthenticationOk.
+    pub(crate) fn new(inner: S, leftover: BytesMut) -> Stream<S> {
+        let mut replay = BytesMut::with_capacity(AUTH_OK.len() + leftover.len());
+        replay.extend_from_slice(&AUTH_OK);
+        replay.extend_from_slice(&leftover);
+        Stream {
+            inner,
+            replay: replay.freeze(),
+            swallow: Swallow::Header { got: [0; 4], n: 0 },
+        }
+    }
+
+    /// The transport underneath.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Stream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.replay.is_empty() {
+            let n = this.replay.len().min(buf.remaining());
+            buf.put_slice(&this.replay[..n]);
+            this.replay.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Stream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // Claiming to have written the swallowed bytes keeps tokio-postgres's framing intact;
+        // the server never sees a second StartupMessage.
+        let mut consumed = 0;
+        loop {
+            match &mut this.swallow {
+                Swallow::Done => break,
+                Swallow::Header { got, n } => {
+                    let Some(&b) = buf.get(consumed) else {
+                        return Poll::Ready(Ok(consumed));
+                    };
+                    got[*n] = b;
+                    *n += 1;
+                    consumed += 1;
+                    if *n == 4 {
+                        let len = u32::from_be_bytes(*got) as usize;
+                        if !(8..=10_000).contains(&len) {
+                            return Poll::Ready(Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "unexpected first message from tokio-postgres",
+                            )));
+                        }
+                        this.swallow = Swallow::Body(len - 4);
+                    }
+                }
+                Swallow::Body(left) => {
+                    let take = (*left).min(buf.len() - consumed);
+                    consumed += take;
+                    *left -= take;
+                    if *left == 0 {
+                        this.swallow = Swallow::Done;
+                    } else {
+                        return Poll::Ready(Ok(consumed));
+                    }
+                }
+            }
+        }
+        if consumed > 0 {
+            return Poll::Ready(Ok(consumed));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn swallows_startup_and_replays() {
+        let (client, mut server) = tokio::io::duplex(1024);
+        let mut left = BytesMut::new();
+        left.extend_from_slice(b"Z\0\0\0\x05I");
+        let mut s = Stream::new(client, left);
+        // A startup message of 11 bytes, written in pieces, then a Query.
+        s.write_all(&[0, 0]).await.unwrap();
+        s.write_all(&[0, 11, 0, 3, 0, 0, 1]).await.unwrap();
+        s.write_all(&[2, 3, b'Q', 0, 0, 0, 4]).await.unwrap();
+        s.flush().await.unwrap();
+        let mut got = [0u8; 5];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"Q\0\0\0\x04");
+        let mut r = vec![0u8; 15];
+        s.read_exact(&mut r).await.unwrap();
+        assert_eq!(&r[..9], &AUTH_OK);
+        assert_eq!(&r[9..], b"Z\0\0\0\x05I");
+        server.write_all(b"xy").await.unwrap();
+        let mut r = [0u8; 2];
+        s.read_exact(&mut r).await.unwrap();
+        assert_eq!(&r, b"xy");
+    }
+
+    #[tokio::test]
+    async fn refuses_a_nonsense_first_message() {
+        let (client, _server) = tokio::io::duplex(64);
+        let mut s = Stream::new(client, BytesMut::new());
+        let e = s.write_all(&[0xff, 0xff, 0xff, 0xff]).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+}

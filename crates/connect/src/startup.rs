@@ -1,0 +1,706 @@
+//! The StartupMessage and the authentication loop (codes 7, 8, 9 and the password requests
+//! we refuse), using postgres-protocol's codecs.
+//!
+//! The framing ([`next_message`]) is apart from the I/O so it can be driven by property
+//! tests: whatever a server sends, the loop ends in a message or an error, never a panic or
+//! an unbounded buffer.
+
+use crate::config::Secret;
+use crate::error::{Error, Kind, from_server};
+use crate::gss::{GssFlags, Initiator};
+use bytes::BytesMut;
+use postgres_protocol::authentication::sasl::{self, ChannelBinding, ScramSha256};
+use postgres_protocol::message::backend::{ErrorResponseBody, Message};
+use postgres_protocol::message::frontend;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_postgres::fallible_iterator::FallibleIterator;
+
+/// The largest message accepted during login. Kerberos tokens from Active Directory with
+/// large PACs reach tens of kB (64 kB is the protocol's practical ceiling); anything near
+/// this bound is not a login message.
+pub(crate) const MAX_AUTH_MESSAGE: usize = 1 << 20;
+
+/// The values sent in the StartupMessage; tokio-postgres's `Config` gets the same ones.
+#[derive(Debug, Clone)]
+pub(crate) struct StartupParams {
+    pub user: String,
+    pub database: Option<String>,
+    pub options: Option<String>,
+    pub application_name: Option<String>,
+}
+
+impl StartupParams {
+    /// Encodes the StartupMessage (protocol 3.0) in the order tokio-postgres uses.
+    pub(crate) fn encode(&self, buf: &mut BytesMut) -> Result<(), Error> {
+        let mut params: Vec<(&str, &str)> = vec![("client_encoding", "UTF8"), ("user", &self.user)];
+        if let Some(d) = &self.database {
+            params.push(("database", d));
+        }
+        if let Some(o) = &self.options {
+            params.push(("options", o));
+        }
+        if let Some(a) = &self.application_name {
+            params.push(("application_name", a));
+        }
+        frontend::startup_message(params, buf).map_err(|e| {
+            Error::config(
+                format!("a connection parameter cannot be sent: {e}"),
+                "remove NUL characters from user, dbname, options and application_name",
+            )
+        })
+    }
+}
+
+/// Takes one complete message from the front of `buf`, or `None` when more bytes are needed.
+///
+/// Only messages that may arrive during authentication are decoded; a declared length that
+/// is too small or too large is an error before any byte of the body is awaited.
+pub(crate) fn next_message(buf: &mut BytesMut) -> Result<Option<Message>, Error> {
+    if buf.len() < 5 {
+        return Ok(None);
+    }
+    let tag = buf[0];
+    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+    if len < 4 {
+        return Err(Error::protocol(format!(
+            "message `{}` declares length {len}, less than its own length field",
+            tag.escape_ascii()
+        )));
+    }
+    if len > MAX_AUTH_MESSAGE {
+        return Err(Error::protocol(format!(
+            "message `{}` declares {len} bytes, more than the {MAX_AUTH_MESSAGE} a login \
+             message may have",
+            tag.escape_ascii()
+        )));
+    }
+    if !matches!(tag, b'R' | b'E' | b'N') {
+        return Err(Error::protocol(format!(
+            "unexpected message `{}` during authentication",
+            tag.escape_ascii()
+        )));
+    }
+    if buf.len() < len + 1 {
+        return Ok(None);
+    }
+    Message::parse(buf)
+        .map_err(|e| Error::protocol(format!("malformed `{}` message: {e}", tag.escape_ascii())))
+}
+
+/// The severity, SQLSTATE and text of an ErrorResponse, tolerating non-UTF-8 text.
+pub(crate) fn error_fields(body: &ErrorResponseBody) -> (String, String, String) {
+    let mut severity = String::new();
+    let mut code = String::new();
+    let mut message = String::new();
+    let mut fields = body.fields();
+    while let Ok(Some(f)) = fields.next() {
+        let v = String::from_utf8_lossy(f.value_bytes()).into_owned();
+        match f.type_() {
+            b'V' => severity = v,
+            b'S' if severity.is_empty() => severity = v,
+            b'C' => code = v,
+            b'M' => message = v,
+            _ => {}
+        }
+    }
+    (severity, code, message)
+}
+
+/// How the authentication loop behaves.
+pub(crate) struct AuthSettings<'a> {
+    pub user: &'a str,
+    pub service: &'a str,
+    pub password_fallback: Option<&'a Secret>,
+    pub tls: bool,
+    /// `tls-server-end-point` data of the TLS channel, for SCRAM-SHA-256-PLUS.
+    pub channel_binding: Option<Vec<u8>>,
+    pub read_timeout: Duration,
+}
+
+/// What a successful authentication leaves behind.
+#[derive(Debug)]
+pub(crate) struct AuthOutcome {
+    /// Bytes read after AuthenticationOk (ParameterStatus, BackendKeyData, ReadyForQuery...).
+    pub leftover: BytesMut,
+    /// Flags of the Kerberos context; empty when a password was used.
+    pub flags: GssFlags,
+    /// Whether the password fallback answered the server instead of Kerberos.
+    pub used_password: bool,
+    /// GSS tokens exchanged (sent, received).
+    pub tokens: (usize, usize),
+}
+
+async fn read_message<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    limit: Duration,
+) -> Result<Message, Error> {
+    loop {
+        if let Some(m) = next_message(buf)? {
+            return Ok(m);
+        }
+        buf.reserve(8192);
+        let n = match tokio::time::timeout(limit, stream.read_buf(buf)).await {
+            Err(_) => return Err(Error::timeout("waiting for the server during login", limit)),
+            Ok(Err(e)) => {
+                return Err(Error::protocol(format!(
+                    "the connection broke during login: {e}"
+                )));
+            }
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            return Err(Error::protocol(
+                "the server closed the connection during login",
+            ));
+        }
+    }
+}
+
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, buf: &mut BytesMut) -> Result<(), Error> {
+    stream
+        .write_all(buf)
+        .await
+        .map_err(|e| Error::protocol(format!("the connection broke during login: {e}")))?;
+    stream
+        .flush()
+        .await
+        .map_err(|e| Error::protocol(format!("the connection broke during login: {e}")))?;
+    buf.clear();
+    Ok(())
+}
+
+fn not_proven(detail: &str) -> Error {
+    Error::new(Kind::ServerNotAuthenticated {
+        detail: detail.to_string(),
+    })
+}
+
+/// Sends the StartupMessage and runs the server's authentication requests to
+/// AuthenticationOk. `first_token` is the initial Kerberos token (the AP-REQ).
+pub(crate) async fn authenticate<S, I>(
+    stream: &mut S,
+    startup: &StartupParams,
+    init: &mut I,
+    first_token: Vec<u8>,
+    settings: &AuthSettings<'_>,
+) -> Result<AuthOutcome, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    I: Initiator,
+{
+    let mut out = BytesMut::with_capacity(256);
+    startup.encode(&mut out)?;
+    send(stream, &mut out).await?;
+
+    let mut buf = BytesMut::with_capacity(8192);
+    let mut first = Some(first_token);
+    let mut scram: Option<ScramSha256> = None;
+    let mut used_password = false;
+    let mut tokens = (0usize, 0usize);
+    loop {
+        let msg = read_message(stream, &mut buf, settings.read_timeout).await?;
+        match msg {
+            Message::AuthenticationGss | Message::AuthenticationSspi => {
+                let tok = first
+                    .take()
+                    .ok_or_else(|| Error::protocol("the server asked to start Kerberos twice"))?;
+                frontend::sasl_response(&tok, &mut out)
+                    .map_err(|e| Error::protocol(format!("token cannot be framed: {e}")))?;
+                send(stream, &mut out).await?;
+                tokens.0 += 1;
+            }
+            Message::AuthenticationGssContinue(body) => {
+                if first.is_some() {
+                    return Err(Error::protocol(
+                        "the server sent a Kerberos token before asking for Kerberos",
+                    ));
+                }
+                if init.is_complete() {
+                    return Err(Error::protocol(
+                        "the server sent a Kerberos token after the exchange was complete",
+                    ));
+                }
+                tokens.1 += 1;
+                if let Some(tok) = init.step(body.data().to_vec()).await?
+                    && !tok.is_empty()
+                {
+                    frontend::sasl_response(&tok, &mut out)
+                        .map_err(|e| Error::protocol(format!("token cannot be framed: {e}")))?;
+                    send(stream, &mut out).await?;
+                    tokens.0 += 1;
+                }
+            }
+            Message::AuthenticationOk => {
+                if !used_password {
+                    if first.is_some() {
+                        return Err(not_proven(
+                            "it accepted the login without any Kerberos exchange; a `trust` \
+                             line in pg_hba.conf, or not the real server",
+                        ));
+                    }
+                    if !init.is_complete() {
+                        return Err(not_proven(
+                            "it declared the login done before sending its Kerberos proof \
+                             (AP-REP)",
+                        ));
+                    }
+                    if !init.flags().mutual() {
+                        return Err(not_proven(
+                            "the Kerberos exchange completed without mutual authentication",
+                        ));
+                    }
+                } else if scram.as_ref().is_some() {
+                    return Err(not_proven(
+                        "it ended SCRAM without the final server signature",
+                    ));
+                }
+                return Ok(AuthOutcome {
+                    leftover: buf,
+                    flags: if used_password {
+                        GssFlags(0)
+                    } else {
+                        init.flags()
+                    },
+                    used_password,
+                    tokens,
+                });
+            }
+            Message::AuthenticationCleartextPassword => {
+                let pw = password_or_refuse(settings, "a cleartext password")?;
+                if !settings.tls {
+                    return Err(Error::config(
+                        "the server asked for a cleartext password over an unencrypted \
+                         connection",
+                        "use sslmode=verify-full; the password was not sent",
+                    ));
+                }
+                frontend::password_message(pw.expose().as_bytes(), &mut out)
+                    .map_err(|e| Error::protocol(e.to_string()))?;
+                send(stream, &mut out).await?;
+                used_password = true;
+            }
+            Message::AuthenticationMd5Password(body) => {
+                let pw = password_or_refuse(settings, "an MD5 password")?;
+                let hash = postgres_protocol::authentication::md5_hash(
+                    settings.user.as_bytes(),
+                    pw.expose().as_bytes(),
+                    body.salt(),
+                );
+                frontend::password_message(hash.as_bytes(), &mut out)
+                    .map_err(|e| Error::protocol(e.to_string()))?;
+                send(stream, &mut out).await?;
+                used_password = true;
+            }
+            Message::AuthenticationSasl(body) => {
+                let pw = password_or_refuse(settings, "a SCRAM password")?;
+                let mut mechs = body.mechanisms();
+                let (mut has_scram, mut has_plus) = (false, false);
+                while let Ok(Some(m)) = mechs.next() {
+                    has_scram |= m == sasl::SCRAM_SHA_256;
+                    has_plus |= m == sasl::SCRAM_SHA_256_PLUS;
+                }
+                // Bind SCRAM to the TLS channel when both sides can, so a man in the middle
+                // cannot relay it; "unrequested" would be refused by a server offering -PLUS.
+                let (mechanism, binding) = match (&settings.channel_binding, has_plus) {
+                    (Some(cb), true) => (
+                        sasl::SCRAM_SHA_256_PLUS,
+                        ChannelBinding::tls_server_end_point(cb.clone()),
+                    ),
+                    _ if !has_scram => {
+                        return Err(Error::protocol(
+                            "the server offered no SASL mechanism this client supports",
+                        ));
+                    }
+                    (Some(_), false) => (sasl::SCRAM_SHA_256, ChannelBinding::unrequested()),
+                    (None, _) => (sasl::SCRAM_SHA_256, ChannelBinding::unsupported()),
+                };
+                let s = ScramSha256::new(pw.expose().as_bytes(), binding);
+                frontend::sasl_initial_response(mechanism, s.message(), &mut out)
+                    .map_err(|e| Error::protocol(e.to_string()))?;
+                send(stream, &mut out).await?;
+                scram = Some(s);
+                used_password = true;
+            }
+            Message::AuthenticationSaslContinue(body) => {
+                let s = scram
+                    .as_mut()
+                    .ok_or_else(|| Error::protocol("a SASL step without SASL"))?;
+                s.update(body.data())
+                    .map_err(|e| Error::protocol(format!("SCRAM: {e}")))?;
+                frontend::sasl_response(s.message(), &mut out)
+                    .map_err(|e| Error::protocol(e.to_string()))?;
+                send(stream, &mut out).await?;
+            }
+            Message::AuthenticationSaslFinal(body) => {
+                let mut s = scram
+                    .take()
+                    .ok_or_else(|| Error::protocol("a SASL final without SASL"))?;
+                s.finish(body.data())
+                    .map_err(|e| not_proven(&format!("its SCRAM signature is wrong: {e}")))?;
+            }
+            Message::ErrorResponse(body) => {
+                let (_, code, message) = error_fields(&body);
+                return Err(from_server(
+                    &code,
+                    &message,
+                    settings.user,
+                    settings.service,
+                ));
+            }
+            Message::NoticeResponse(_) => {}
+            _ => {
+                return Err(Error::protocol(
+                    "the server asked for an authentication method this client does not \
+                     support",
+                ));
+            }
+        }
+    }
+}
+
+fn password_or_refuse<'a>(
+    settings: &AuthSettings<'a>,
+    method: &'static str,
+) -> Result<&'a Secret, Error> {
+    settings.password_fallback.ok_or_else(|| {
+        Error::new(Kind::PasswordRequested {
+            user: settings.user.to_string(),
+            method,
+        })
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use proptest::prelude::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// A scripted Kerberos peer: one token in, complete after `rounds` server tokens.
+    pub(crate) struct FakeInit {
+        pub rounds: usize,
+        pub seen: usize,
+        pub mutual: bool,
+    }
+
+    impl Initiator for FakeInit {
+        async fn step(&mut self, token: Vec<u8>) -> Result<Option<Vec<u8>>, Error> {
+            if token == b"bad" {
+                return Err(Error::protocol("defective token"));
+            }
+            self.seen += 1;
+            Ok((self.seen < self.rounds).then(|| b"more".to_vec()))
+        }
+        fn is_complete(&self) -> bool {
+            self.seen >= self.rounds
+        }
+        fn flags(&self) -> GssFlags {
+            GssFlags(if self.mutual && self.is_complete() {
+                2 | 16 | 32
+            } else {
+                0
+            })
+        }
+    }
+
+    fn auth(code: i32, extra: &[u8]) -> Vec<u8> {
+        let mut v = vec![b'R'];
+        v.extend_from_slice(&((8 + extra.len()) as u32).to_be_bytes());
+        v.extend_from_slice(&code.to_be_bytes());
+        v.extend_from_slice(extra);
+        v
+    }
+
+    fn error_response(code: &str, msg: &str) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.push(b'S');
+        body.extend_from_slice(b"FATAL\0");
+        body.push(b'C');
+        body.extend_from_slice(code.as_bytes());
+        body.push(0);
+        body.push(b'M');
+        body.extend_from_slice(msg.as_bytes());
+        body.push(0);
+        body.push(0);
+        let mut v = vec![b'E'];
+        v.extend_from_slice(&((4 + body.len()) as u32).to_be_bytes());
+        v.extend_from_slice(&body);
+        v
+    }
+
+    fn startup() -> StartupParams {
+        StartupParams {
+            user: "alice@CORP.EXAMPLE.COM".into(),
+            database: Some("app".into()),
+            options: None,
+            application_name: Some("t".into()),
+        }
+    }
+
+    async fn read_frontend(s: &mut DuplexStream, startup: bool) -> (u8, Vec<u8>) {
+        let tag = if startup {
+            0
+        } else {
+            s.read_u8().await.unwrap()
+        };
+        let len = s.read_u32().await.unwrap() as usize;
+        let mut body = vec![0; len - 4];
+        s.read_exact(&mut body).await.unwrap();
+        (tag, body)
+    }
+
+    /// Runs the loop against a fake server that sends `script` after reading the startup
+    /// message and then each client message.
+    async fn run(
+        script: Vec<Vec<u8>>,
+        init: &mut FakeInit,
+        fallback: Option<&Secret>,
+    ) -> Result<AuthOutcome, Error> {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let srv = tokio::spawn(async move {
+            let (_, body) = read_frontend(&mut server, true).await;
+            assert_eq!(&body[..4], &[0, 3, 0, 0]);
+            assert!(body.windows(5).any(|w| w == b"UTF8\0"));
+            let mut received = Vec::new();
+            for (i, m) in script.into_iter().enumerate() {
+                if i > 0 {
+                    // Each scripted answer after the first follows a client message, except
+                    // when the client has nothing to say; a short read timeout tells.
+                    if let Ok(r) = tokio::time::timeout(
+                        Duration::from_millis(200),
+                        read_frontend(&mut server, false),
+                    )
+                    .await
+                    {
+                        received.push(r);
+                    }
+                }
+                if server.write_all(&m).await.is_err() {
+                    break;
+                }
+            }
+            // Keep the pipe open briefly so the client sees what was written, then close.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            received
+        });
+        let settings = AuthSettings {
+            user: "alice@CORP.EXAMPLE.COM",
+            service: "postgres/db.example.test",
+            password_fallback: fallback,
+            tls: true,
+            channel_binding: None,
+            read_timeout: Duration::from_secs(2),
+        };
+        let r = authenticate(&mut client, &startup(), init, b"ap-req".to_vec(), &settings).await;
+        drop(client);
+        let _ = srv.await;
+        r
+    }
+
+    fn init(rounds: usize) -> FakeInit {
+        FakeInit {
+            rounds,
+            seen: 0,
+            mutual: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn gss_exchange_then_ok_hands_over_the_rest() {
+        let mut tail = auth(0, b"");
+        tail.extend_from_slice(b"S\0\0\0\x16server_version\x0015\0");
+        let mut i = init(1);
+        let out = run(
+            vec![auth(7, b""), [auth(8, b"ap-rep"), tail].concat()],
+            &mut i,
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(out.flags.mutual());
+        assert_eq!(&out.leftover[..], b"S\0\0\0\x16server_version\x0015\0");
+        assert_eq!(out.tokens, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn ok_before_the_servers_proof_is_refused() {
+        let mut i = init(1);
+        let e = run(vec![auth(7, b""), auth(0, b"")], &mut i, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ServerNotAuthenticated, "{e}");
+    }
+
+    #[tokio::test]
+    async fn ok_without_any_exchange_is_refused() {
+        let mut i = init(1);
+        let e = run(vec![auth(0, b"")], &mut i, None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ServerNotAuthenticated, "{e}");
+        assert!(e.cause().contains("trust"), "{}", e.cause());
+    }
+
+    #[tokio::test]
+    async fn completed_without_mutual_flag_is_refused() {
+        let mut i = FakeInit {
+            rounds: 1,
+            seen: 0,
+            mutual: false,
+        };
+        let e = run(
+            vec![auth(7, b""), [auth(8, b"x"), auth(0, b"")].concat()],
+            &mut i,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ServerNotAuthenticated, "{e}");
+    }
+
+    #[tokio::test]
+    async fn password_requests_are_refused_with_the_rds_ad_explanation() {
+        for req in [
+            auth(3, b""),
+            auth(5, b"salt"),
+            auth(10, b"SCRAM-SHA-256\0\0"),
+        ] {
+            let mut i = init(1);
+            let e = run(vec![req], &mut i, None).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::PasswordRequested, "{e}");
+            assert!(e.to_string().contains("rds_ad"), "{e}");
+            assert!(e.fix().contains("GRANT rds_ad"), "{}", e.fix());
+        }
+    }
+
+    #[tokio::test]
+    async fn md5_fallback_when_allowed() {
+        let pw = Secret::new("pw");
+        let mut i = init(1);
+        let out = run(vec![auth(5, b"salt"), auth(0, b"")], &mut i, Some(&pw))
+            .await
+            .unwrap();
+        assert!(out.used_password);
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_sorted() {
+        let mut i = init(1);
+        let e = run(
+            vec![
+                auth(7, b""),
+                error_response("28000", "GSSAPI authentication failed for user \"alice\""),
+            ],
+            &mut i,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ServerGss, "{e}");
+        assert_eq!(e.principal(), Some("postgres/db.example.test"));
+    }
+
+    #[tokio::test]
+    async fn malformed_messages_are_errors() {
+        let cases: Vec<Vec<u8>> = vec![
+            vec![b'R', 0, 0, 0, 2],                        // length below 4
+            vec![b'R', 0x7f, 0xff, 0xff, 0xff],            // oversized
+            vec![b'R', 0, 0, 0, 6, 0, 0],                  // code cut short
+            [auth(0, b""), vec![]].concat()[..7].to_vec(), // cut, then EOF
+            vec![b'D', 0, 0, 0, 4],                        // not an auth message
+            auth(42, b""),                                 // unknown code
+            auth(2, b""),                                  // Kerberos V4/V5 legacy
+            [
+                vec![b'E'],
+                9u32.to_be_bytes().to_vec(),
+                b"M\xff\xfe\0\0".to_vec(),
+            ]
+            .concat(),
+        ];
+        for c in cases {
+            let mut i = init(1);
+            let e = run(vec![c.clone()], &mut i, None).await.unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Server),
+                "{c:?}: {e}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn token_before_start_and_double_start_are_errors() {
+        let mut i = init(1);
+        let e = run(vec![auth(8, b"x")], &mut i, None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+        let mut i = init(1);
+        let e = run(vec![auth(7, b""), auth(7, b"")], &mut i, None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Protocol);
+    }
+
+    #[tokio::test]
+    async fn silent_server_times_out() {
+        let (mut client, _server) = tokio::io::duplex(1024);
+        let settings = AuthSettings {
+            user: "u",
+            service: "postgres/h",
+            password_fallback: None,
+            tls: true,
+            channel_binding: None,
+            read_timeout: Duration::from_millis(100),
+        };
+        let mut i = init(1);
+        let e = authenticate(&mut client, &startup(), &mut i, vec![1], &settings)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Any bytes, fed in any chunking, yield messages or an error; never a panic, and
+        /// never a buffer that keeps growing past the bound.
+        #[test]
+        fn framing_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512), cut in 0usize..512) {
+            let mut buf = BytesMut::new();
+            let cut = cut.min(data.len());
+            for chunk in [&data[..cut], &data[cut..]] {
+                buf.extend_from_slice(chunk);
+                loop {
+                    match next_message(&mut buf) {
+                        Ok(Some(Message::ErrorResponse(body))) => { let _ = error_fields(&body); }
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+
+        /// Well-formed auth requests with random codes and bodies never panic the loop.
+        #[test]
+        fn auth_bodies_never_panic(code in -2i32..16, body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut buf = BytesMut::from(&auth(code, &body)[..]);
+            let _ = next_message(&mut buf);
+        }
+    }
+
+    #[test]
+    fn startup_carries_the_same_values_as_the_config() {
+        let mut buf = BytesMut::new();
+        startup().encode(&mut buf).unwrap();
+        let s = String::from_utf8_lossy(&buf[8..]);
+        for want in [
+            "client_encoding\0UTF8\0",
+            "user\0alice@CORP.EXAMPLE.COM\0",
+            "database\0app\0",
+            "application_name\0t\0",
+        ] {
+            assert!(s.contains(want), "{s:?} lacks {want:?}");
+        }
+        let mut bad = startup();
+        bad.user = "a\0b".into();
+        assert_eq!(bad.encode(&mut buf).unwrap_err().kind(), ErrorKind::Config);
+    }
+}

@@ -1,0 +1,91 @@
+//! KDC and server faults. One test function: the faults affect the whole realm.
+mod common;
+
+use aurora_krb_connect::{Config, Connector, ErrorKind};
+use common::*;
+use std::time::{Duration, Instant};
+
+fn cache_config(env: &Env, cc: &std::path::Path) -> Config {
+    format!(
+        "{} user={} ccache=FILE:{}",
+        base(&env.realm),
+        env.realm.principal("alice"),
+        cc.display()
+    )
+    .parse()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kdc_and_server_faults() {
+    let env = env();
+    let realm = &env.realm;
+    // A cache that already holds the service ticket, and one with only the TGT.
+    let warm = Connector::new(alice_config(env)).unwrap();
+    assert_eq!(current_user(&warm).await, realm.principal("alice"));
+    let cold_cc = realm.dir().join("cold.ccache");
+    realm.kinit("alice", &cold_cc).unwrap();
+
+    realm.stop_kdc().unwrap();
+    // With the service ticket cached, a stopped KDC does not stop a login.
+    assert_eq!(current_user(&warm).await, realm.principal("alice"));
+    assert_eq!(
+        current_user(&Connector::new(alice_config(env)).unwrap()).await,
+        realm.principal("alice")
+    );
+    // Without it, the error says the KDC is unreachable, promptly.
+    let started = Instant::now();
+    let e = Connector::new(cache_config(env, &cold_cc))
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::KdcUnreachable, "{e}");
+    assert!(e.fix().contains("88"), "{}", e.fix());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let e = Connector::new(keytab_config(realm))
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::KdcUnreachable, "{e}");
+
+    // A KDC that accepts but never answers: MIT would wait 27 s; kdc_timeout bounds it.
+    let udp = std::net::UdpSocket::bind(("127.0.0.1", realm.kdc_port())).unwrap();
+    let tcp = std::net::TcpListener::bind(("127.0.0.1", realm.kdc_port())).unwrap();
+    let mut c = cache_config(env, &cold_cc);
+    c.kdc_timeout(Duration::from_secs(2));
+    let started = Instant::now();
+    let e = Connector::new(c)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    drop((udp, tcp));
+    realm.start_kdc().unwrap();
+
+    // The server stopped: named as unreachable; started again: logins work.
+    realm.stop_postgres().unwrap();
+    let e = warm.connect().await.err().expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::ServerUnreachable, "{e}");
+    assert!(e.to_string().contains(&realm.pg_port().to_string()), "{e}");
+    realm.start_postgres().unwrap();
+    assert_eq!(current_user(&warm).await, realm.principal("alice"));
+    assert_eq!(
+        current_user(&Connector::new(cache_config(env, &cold_cc)).unwrap()).await,
+        realm.principal("alice")
+    );
+}
