@@ -79,18 +79,49 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Calls an EC2 Query API action (moto does not check signatures; the Authorization
-    /// header only tells it the service and region).
+    /// Calls an EC2 Query API action.
     pub fn ec2(&self, action: &str, params: &[(&str, &str)]) -> String {
-        let mut body = format!("Action={action}&Version=2016-11-15");
+        self.query("ec2", "2016-11-15", action, params)
+    }
+
+    /// Calls an RDS Query API action.
+    pub fn rds(&self, action: &str, params: &[(&str, &str)]) -> String {
+        self.query("rds", "2014-10-31", action, params)
+    }
+
+    /// Calls a Directory Service (JSON protocol) operation with a JSON body.
+    pub fn ds(&self, operation: &str, json: &str) -> String {
+        self.post(
+            "ds",
+            &format!(
+                "Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: DirectoryService_20150416.{operation}\r\n"
+            ),
+            json,
+            operation,
+        )
+    }
+
+    fn query(&self, service: &str, version: &str, action: &str, params: &[(&str, &str)]) -> String {
+        let mut body = format!("Action={action}&Version={version}");
         for (k, v) in params {
             body.push('&');
             body.push_str(&form_encode(k));
             body.push('=');
             body.push_str(&form_encode(v));
         }
+        self.post(
+            service,
+            "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n",
+            &body,
+            action,
+        )
+    }
+
+    /// One HTTP/1.1 request. moto does not check signatures; the Authorization header only
+    /// tells it the service and region.
+    fn post(&self, service: &str, headers: &str, body: &str, what: &str) -> String {
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
             port = self.port,
             len = body.len()
         );
@@ -106,7 +137,7 @@ impl Moto {
             .expect("read moto's answer");
         assert!(
             response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
-            "EC2 {action} failed: {response}"
+            "{service} {what} failed: {response}"
         );
         response
     }
@@ -128,6 +159,67 @@ impl Moto {
             ],
         );
         xml_value(&r, "subnetId")
+    }
+
+    /// An AWS Managed Microsoft AD `domain` in a new VPC `10.<octet>.0.0/16`, and an Aurora
+    /// PostgreSQL cluster `id` in the same VPC joined to it, with `instances` joined instances
+    /// named `<id>-1`, `<id>-2`, … Returns the directory id and the writer endpoint.
+    pub fn joined_cluster(
+        &self,
+        id: &str,
+        domain: &str,
+        octet: u8,
+        instances: usize,
+    ) -> (String, String) {
+        let vpc = self.create_vpc(&format!("10.{octet}.0.0/16"));
+        let a = self.create_subnet(&vpc, &format!("10.{octet}.1.0/24"), "us-east-1a");
+        let b = self.create_subnet(&vpc, &format!("10.{octet}.2.0/24"), "us-east-1b");
+        let dir = self.ds(
+            "CreateMicrosoftAD",
+            &format!(
+                r#"{{"Name":"{domain}","ShortName":"CORP","Password":"Not-a-secret-1","Description":"test","VpcSettings":{{"VpcId":"{vpc}","SubnetIds":["{a}","{b}"]}}}}"#
+            ),
+        );
+        let dir = json_string(&dir, "DirectoryId");
+        let group = format!("{id}-subnets");
+        self.rds(
+            "CreateDBSubnetGroup",
+            &[
+                ("DBSubnetGroupName", &group),
+                ("DBSubnetGroupDescription", "test"),
+                ("SubnetIds.SubnetIdentifier.1", &a),
+                ("SubnetIds.SubnetIdentifier.2", &b),
+            ],
+        );
+        let role = "rds-directoryservice-kerberos-access-role";
+        let cluster = self.rds(
+            "CreateDBCluster",
+            &[
+                ("DBClusterIdentifier", id),
+                ("Engine", "aurora-postgresql"),
+                ("EngineVersion", "15.4"),
+                ("MasterUsername", "postgres"),
+                ("MasterUserPassword", "Not-a-secret-1"),
+                ("DBSubnetGroupName", &group),
+                ("Domain", &dir),
+                ("DomainIAMRoleName", role),
+            ],
+        );
+        for n in 1..=instances {
+            self.rds(
+                "CreateDBInstance",
+                &[
+                    ("DBInstanceIdentifier", &format!("{id}-{n}")),
+                    ("DBClusterIdentifier", id),
+                    ("Engine", "aurora-postgresql"),
+                    ("DBInstanceClass", "db.r6g.large"),
+                    ("DBSubnetGroupName", &group),
+                    ("Domain", &dir),
+                    ("DomainIAMRoleName", role),
+                ],
+            );
+        }
+        (dir, xml_value(&cluster, "Endpoint"))
     }
 }
 
@@ -167,4 +259,20 @@ pub fn xml_value(xml: &str, tag: &str) -> String {
         + open.len();
     let end = xml[start..].find(&close).expect("closing tag") + start;
     xml[start..end].to_owned()
+}
+
+/// The string value of `"key": "value"` in a JSON text (enough for moto's flat answers).
+pub fn json_string(json: &str, key: &str) -> String {
+    let pat = format!("\"{key}\"");
+    let at = json
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + pat.len();
+    let rest = json[at..]
+        .trim_start()
+        .strip_prefix(':')
+        .expect("colon")
+        .trim_start();
+    let rest = rest.strip_prefix('"').expect("a string value");
+    rest[..rest.find('"').expect("closing quote")].to_owned()
 }
