@@ -285,6 +285,8 @@ init_dc() {
     need openssl "Debian's openssl"
     need flock "Debian's util-linux"
     [ -e "$S" ] && die "$D already holds a domain controller: run down and remove $D first"
+    # Samba's messaging sockets live in $S/msg.sock/<pid>: a Unix socket path has 107 bytes.
+    [ "${#S}" -le 80 ] || die "REALM_DIR is too long for Samba's Unix sockets (${#D} characters): use a path of at most 74"
     mkdir -p "$D/secrets"
     chmod 700 "$D/secrets"
     if [ "$AD_TEMPLATE_CACHE" = none ]; then
