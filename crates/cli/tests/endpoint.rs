@@ -201,6 +201,22 @@ fn an_unjoined_cluster_has_no_names() {
     assert!(stderr.contains("the realm is unknown"), "{stderr}");
     assert!(stderr.contains("not joined to any directory"), "{stderr}");
     assert!(stderr.contains("modify-db-cluster"), "{stderr}");
+
+    let out = endpoint(
+        &["--cluster", "plain", "--region", REGION, "--format", "json"],
+        &vars(&env),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert!(json["names"].is_null(), "{json}");
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "membership.cluster_not_joined" && f["severity"] == "error"),
+        "{json}"
+    );
 }
 
 #[test]
