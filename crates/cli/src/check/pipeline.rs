@@ -1,0 +1,147 @@
+//! The order of the checks and what runs at the same time.
+//!
+//! ```text
+//! aws.* ─► krb5.config ─┬─► krb5.kdc ─► krb5.clock
+//!                       │        └──────────────┐
+//!                       ├─► krb5.credentials ───┴─► krb5.service-ticket ─┐
+//!                       └─► server.tcp ─► server.tls ───────────────────┴─► server.auth ─► server.role
+//! ```
+//! The KDC probe, the credential cache and the TCP/TLS steps run at once; a keytab waits for
+//! the KDC (it needs it to obtain a ticket). A check whose prerequisite failed is skipped
+//! with the reason, so the first failure is the root cause.
+
+use super::krb5::{self, Krb5Facts};
+use super::{CheckResult, blocked_by, server};
+use aurora_krb_connect::{Connector, CredentialSource};
+use std::time::Duration;
+
+/// Inputs besides the connector.
+pub struct Env {
+    pub krb5_config: Option<String>,
+    pub krb5ccname: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Called as checks finish (progress display).
+pub type Progress<'a> = &'a (dyn Fn(&CheckResult) + Sync);
+
+/// Runs every local check (the `krb5.*` and `server.*` ones).
+pub async fn run(
+    connector: &Connector,
+    env: &Env,
+    progress: Progress<'_>,
+) -> (Vec<CheckResult>, Krb5Facts) {
+    let limit = env.timeout;
+    let c = connector.config();
+    let wanted_principal = match c.get_credentials() {
+        CredentialSource::Cache { principal, .. } | CredentialSource::Keytab { principal, .. } => {
+            principal.clone()
+        }
+        CredentialSource::Password { principal, .. } => Some(principal.clone()),
+    }
+    .or_else(|| c.get_user().filter(|u| u.contains('@')).map(str::to_string));
+    let (config, facts) = krb5::config_check(
+        connector,
+        env.krb5_config.as_deref(),
+        wanted_principal.as_deref(),
+        limit,
+    )
+    .await;
+    progress(&config);
+    let cache = krb5::inspect_cache(connector, &facts.conf, env.krb5ccname.as_deref());
+    let kdc_offset = cache.1.as_ref().ok().and_then(|c| c.kdc_offset);
+    let is_keytab = matches!(c.get_credentials(), CredentialSource::Keytab { .. });
+
+    let kdc_fut = async {
+        if blocked_by(&[&config]).is_some() {
+            return None;
+        }
+        let (k, clock, kf) = krb5::kdc_checks(&facts, kdc_offset, limit).await;
+        progress(&k);
+        progress(&clock);
+        Some((k, clock, kf))
+    };
+    let network = async {
+        let (tcp, tls, secured) = server::tcp_tls(connector, limit).await;
+        progress(&tcp);
+        progress(&tls);
+        (tcp, tls, secured)
+    };
+    // A credential cache needs no KDC: inspect it while the KDC is probed. A keytab does.
+    let (kdc, creds_early, (tcp, tls, secured)) = tokio::join!(
+        kdc_fut,
+        async {
+            if is_keytab || blocked_by(&[&config]).is_some() {
+                None
+            } else {
+                let r = krb5::credentials_check(connector, &cache, None, limit).await;
+                progress(&r.0);
+                Some(r)
+            }
+        },
+        network
+    );
+    let skip_cfg =
+        |id: &'static str| CheckResult::skip(id, blocked_by(&[&config]).unwrap_or_default());
+    let (kdc_r, clock_r, kfacts) = match kdc {
+        Some((k, c, f)) => (k, c, Some(f)),
+        None => (skip_cfg("krb5.kdc"), skip_cfg("krb5.clock"), None),
+    };
+    let kdc_pair = kfacts.clone().map(|f| (kdc_r.clone(), f));
+    let (creds_r, cfacts) = match creds_early {
+        Some(r) => r,
+        None if blocked_by(&[&config]).is_some() => {
+            (skip_cfg("krb5.credentials"), Default::default())
+        }
+        None => {
+            let r = krb5::credentials_check(connector, &cache, kdc_pair.as_ref(), limit).await;
+            progress(&r.0);
+            r
+        }
+    };
+
+    // The service ticket needs credentials, and the KDC unless the cache already holds it.
+    let cached_ticket = cfacts
+        .cache
+        .as_ref()
+        .and_then(|c| c.service_ticket(connector.service_principal()))
+        .is_some();
+    let cert_names: Vec<String> = tls
+        .details
+        .get("alt_names")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut prereqs = vec![&config, &creds_r];
+    if !cached_ticket {
+        prereqs.push(&kdc_r);
+    }
+    let (ticket_r, gss) = match blocked_by(&prereqs) {
+        Some(reason) => (CheckResult::skip("krb5.service-ticket", reason), None),
+        None => server::service_ticket(connector, &facts, &cert_names, kdc_r.usable, limit).await,
+    };
+    progress(&ticket_r);
+
+    let (auth_r, role_r) = match (blocked_by(&[&tls, &ticket_r]), secured, gss) {
+        (None, Some(secured), Some(gss)) => {
+            let o = server::auth_and_role(connector, secured, gss, &cfacts, limit).await;
+            (o.auth, o.role)
+        }
+        (reason, _, _) => (
+            CheckResult::skip("server.auth", reason.unwrap_or_else(|| "skipped".into())),
+            CheckResult::skip("server.role", "skipped: server.auth did not run"),
+        ),
+    };
+    progress(&auth_r);
+    progress(&role_r);
+    (
+        vec![
+            config, kdc_r, clock_r, creds_r, ticket_r, tcp, tls, auth_r, role_r,
+        ],
+        facts,
+    )
+}

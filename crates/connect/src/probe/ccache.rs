@@ -1,0 +1,398 @@
+//! Credential caches: which cache the library will use and what it holds (client
+//! principal, ticket-granting ticket lifetime, renewability, service tickets). Only MIT's
+//! `FILE:` format (versions 3 and 4) and `DIR:` collections are read here; `KEYRING:`,
+//! `KCM:` and `MEMORY:` caches are reported by type only, and the connector's credential
+//! step (the GSS library) then tells whether they work. Session keys are skipped while
+//! reading and never kept.
+
+use super::bytes::Reader;
+use std::path::{Path, PathBuf};
+
+/// Which cache is used, and what decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheName {
+    /// Full name, e.g. `FILE:/tmp/krb5cc_0`.
+    pub name: String,
+    /// Type prefix (`FILE`, `DIR`, `KEYRING`, `KCM`, `MEMORY`, `API`).
+    pub kind: String,
+    /// Where the name came from: `KRB5CCNAME`, `default_ccache_name`, the built-in default
+    /// or the connection settings.
+    pub from: &'static str,
+}
+
+/// Picks the cache as MIT does: the connection's `ccache=`, else `KRB5CCNAME`, else
+/// krb5.conf's `default_ccache_name`, else `FILE:/tmp/krb5cc_<uid>`.
+pub fn cache_name(
+    configured: Option<&str>,
+    krb5ccname: Option<&str>,
+    default_ccache_name: Option<&str>,
+    uid: u32,
+) -> CacheName {
+    let (raw, from) = if let Some(c) = configured.filter(|s| !s.is_empty()) {
+        (c.to_string(), "the connection settings (ccache=)")
+    } else if let Some(c) = krb5ccname.filter(|s| !s.is_empty()) {
+        (c.to_string(), "KRB5CCNAME")
+    } else if let Some(c) = default_ccache_name.filter(|s| !s.is_empty()) {
+        (expand(c, uid), "krb5.conf default_ccache_name")
+    } else {
+        (format!("FILE:/tmp/krb5cc_{uid}"), "the built-in default")
+    };
+    let (kind, name) = match raw.split_once(':') {
+        // A single letter before ':' would be a Windows drive; a name without a known type
+        // prefix is a file.
+        Some((k, _)) if k.len() > 1 && k.chars().all(|c| c.is_ascii_uppercase()) => {
+            (k.to_string(), raw.clone())
+        }
+        _ => ("FILE".to_string(), format!("FILE:{raw}")),
+    };
+    CacheName { name, kind, from }
+}
+
+/// Expands the `%{uid}`, `%{euid}`, `%{TEMP}` and `%{null}` parameters MIT allows in
+/// `default_ccache_name`.
+fn expand(s: &str, uid: u32) -> String {
+    s.replace("%{uid}", &uid.to_string())
+        .replace("%{euid}", &uid.to_string())
+        .replace("%{TEMP}", "/tmp")
+        .replace("%{null}", "")
+}
+
+/// One credential of a cache, without its session key or ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedCred {
+    /// Client principal.
+    pub client: String,
+    /// Server principal (`krbtgt/REALM@REALM` for the TGT).
+    pub server: String,
+    /// Unix seconds.
+    pub auth_time: u32,
+    /// Unix seconds.
+    pub start_time: u32,
+    /// Unix seconds.
+    pub end_time: u32,
+    /// Unix seconds; 0 when not renewable.
+    pub renew_till: u32,
+    /// RFC 4120 ticket flags as MIT stores them.
+    pub flags: u32,
+    /// Encryption type of the session key.
+    pub key_enctype: u16,
+}
+
+impl CachedCred {
+    /// A ticket-granting ticket (`krbtgt/...`).
+    pub fn is_tgt(&self) -> bool {
+        self.server.starts_with("krbtgt/")
+    }
+    /// The ticket is renewable.
+    pub fn renewable(&self) -> bool {
+        self.flags & 0x0080_0000 != 0
+    }
+    /// The ticket is forwardable.
+    pub fn forwardable(&self) -> bool {
+        self.flags & 0x4000_0000 != 0
+    }
+}
+
+/// What a FILE cache holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheContents {
+    /// The file read.
+    pub path: PathBuf,
+    /// Format version (3 or 4).
+    pub version: u16,
+    /// The default (client) principal.
+    pub principal: String,
+    /// Offset to the KDC's clock that MIT stored (`kdc_timesync`), in seconds.
+    pub kdc_offset: Option<i64>,
+    /// Tickets, without the cache's configuration entries.
+    pub creds: Vec<CachedCred>,
+    /// Unix permission bits of the file.
+    pub mode: u32,
+}
+
+impl CacheContents {
+    /// The TGT of the client's own realm, or any TGT.
+    pub fn tgt(&self) -> Option<&CachedCred> {
+        let realm = self
+            .principal
+            .rsplit_once('@')
+            .map(|(_, r)| r)
+            .unwrap_or("");
+        let own = format!("krbtgt/{realm}@{realm}");
+        self.creds
+            .iter()
+            .find(|c| c.server == own)
+            .or_else(|| self.creds.iter().find(|c| c.is_tgt()))
+    }
+
+    /// A cached service ticket for `service` (`postgres/host`, any realm).
+    pub fn service_ticket(&self, service: &str) -> Option<&CachedCred> {
+        self.creds.iter().find(|c| {
+            c.server
+                .rsplit_once('@')
+                .map(|(n, _)| n == service)
+                .unwrap_or(false)
+        })
+    }
+}
+
+/// Why a cache cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheError {
+    /// No file at that path (nobody ran kinit for this cache).
+    Missing(PathBuf),
+    /// The file cannot be read.
+    Unreadable(PathBuf, String),
+    /// The content is not a credential cache of a known version.
+    Malformed(PathBuf, String),
+    /// A cache type whose storage is not a file (`KEYRING`, `KCM`, `MEMORY`, `API`).
+    NotAFile(String),
+}
+
+impl std::fmt::Display for CacheError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheError::Missing(p) => write!(f, "the cache file {} does not exist", p.display()),
+            CacheError::Unreadable(p, e) => write!(f, "{} cannot be read: {e}", p.display()),
+            CacheError::Malformed(p, e) => {
+                write!(f, "{} is not a credential cache: {e}", p.display())
+            }
+            CacheError::NotAFile(k) => write!(f, "a {k} cache is not a file"),
+        }
+    }
+}
+
+/// Reads a `FILE:` or `DIR:` cache.
+pub fn read_cache(name: &CacheName) -> Result<CacheContents, CacheError> {
+    let rest = name
+        .name
+        .split_once(':')
+        .map(|(_, r)| r)
+        .unwrap_or(&name.name);
+    let path = match name.kind.as_str() {
+        "FILE" => PathBuf::from(rest),
+        "DIR" => {
+            if let Some(file) = rest.strip_prefix(':') {
+                // DIR::/dir/tktXXX names one cache of the collection.
+                PathBuf::from(file)
+            } else {
+                let dir = Path::new(rest);
+                let primary = dir.join("primary");
+                let tkt = std::fs::read_to_string(&primary)
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "tkt".into());
+                dir.join(tkt)
+            }
+        }
+        other => return Err(CacheError::NotAFile(other.to_string())),
+    };
+    read_file(&path)
+}
+
+/// Reads a FILE cache at `path`.
+pub fn read_file(path: &Path) -> Result<CacheContents, CacheError> {
+    use std::os::unix::fs::MetadataExt;
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CacheError::Missing(path.to_path_buf()));
+        }
+        Err(e) => return Err(CacheError::Unreadable(path.to_path_buf(), e.to_string())),
+    };
+    let mode = std::fs::metadata(path)
+        .map(|m| m.mode() & 0o7777)
+        .unwrap_or(0);
+    let mut c = parse(&data).map_err(|e| CacheError::Malformed(path.to_path_buf(), e))?;
+    c.path = path.to_path_buf();
+    c.mode = mode;
+    Ok(c)
+}
+
+fn principal(r: &mut Reader<'_>) -> Result<String, String> {
+    r.u32()?; // name type
+    let n = r.u32()? as usize;
+    if n > 64 {
+        return Err(format!("a principal with {n} components"));
+    }
+    let realm = String::from_utf8_lossy(r.data32()?).into_owned();
+    let mut comps = Vec::with_capacity(n);
+    for _ in 0..n {
+        comps.push(String::from_utf8_lossy(r.data32()?).into_owned());
+    }
+    Ok(format!("{}@{}", comps.join("/"), realm))
+}
+
+/// Parses the bytes of a FILE cache (versions 3 and 4, big-endian).
+pub fn parse(data: &[u8]) -> Result<CacheContents, String> {
+    let mut r = Reader::new(data, true);
+    let version = r.u16()?;
+    if version != 0x0503 && version != 0x0504 {
+        return Err(format!(
+            "unsupported format 0x{version:04x} (only versions 3 and 4 are read)"
+        ));
+    }
+    let mut kdc_offset = None;
+    if version == 0x0504 {
+        let hlen = r.u16()? as usize;
+        let mut h = Reader::new(r.take(hlen)?, true);
+        while !h.is_empty() {
+            let tag = h.u16()?;
+            let len = h.u16()? as usize;
+            let body = h.take(len)?;
+            if tag == 1 && len == 8 {
+                let secs = i32::from_be_bytes(body[0..4].try_into().expect("4 bytes"));
+                kdc_offset = Some(secs as i64);
+            }
+        }
+    }
+    let default = principal(&mut r)?;
+    let mut creds = Vec::new();
+    while !r.is_empty() {
+        let client = principal(&mut r)?;
+        let server = principal(&mut r)?;
+        let key_enctype = r.u16()?;
+        if version == 0x0503 {
+            r.u16()?; // the enctype, stored twice in version 3
+        }
+        r.data32()?; // the session key: skipped, never kept
+        let auth_time = r.u32()?;
+        let start_time = r.u32()?;
+        let end_time = r.u32()?;
+        let renew_till = r.u32()?;
+        r.u8()?; // is_skey
+        let flags = r.u32()?;
+        for _ in 0..r.u32()? {
+            r.u16()?;
+            r.data32()?;
+        }
+        for _ in 0..r.u32()? {
+            r.u16()?;
+            r.data32()?;
+        }
+        r.data32()?; // ticket
+        r.data32()?; // second ticket
+        // Configuration entries (X-CACHECONF:) are not tickets.
+        if server.ends_with("@X-CACHECONF:") || server.contains("X-CACHECONF:") {
+            continue;
+        }
+        creds.push(CachedCred {
+            client,
+            server,
+            auth_time,
+            start_time,
+            end_time,
+            renew_till,
+            flags,
+            key_enctype,
+        });
+    }
+    Ok(CacheContents {
+        path: PathBuf::new(),
+        version,
+        principal: default,
+        kdc_offset,
+        creds,
+        mode: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn princ(out: &mut Vec<u8>, realm: &str, comps: &[&str]) {
+        out.extend(1u32.to_be_bytes());
+        out.extend((comps.len() as u32).to_be_bytes());
+        out.extend((realm.len() as u32).to_be_bytes());
+        out.extend(realm.as_bytes());
+        for c in comps {
+            out.extend((c.len() as u32).to_be_bytes());
+            out.extend(c.as_bytes());
+        }
+    }
+
+    fn cred(out: &mut Vec<u8>, server: &[&str], srealm: &str, end: u32, flags: u32) {
+        princ(out, "R.TEST", &["alice"]);
+        princ(out, srealm, server);
+        out.extend(18u16.to_be_bytes());
+        out.extend(32u32.to_be_bytes());
+        out.extend([0x55; 32]);
+        for t in [100u32, 100, end, 0] {
+            out.extend(t.to_be_bytes());
+        }
+        out.push(0);
+        out.extend(flags.to_be_bytes());
+        out.extend(0u32.to_be_bytes());
+        out.extend(0u32.to_be_bytes());
+        out.extend(4u32.to_be_bytes());
+        out.extend(b"tkt!");
+        out.extend(0u32.to_be_bytes());
+    }
+
+    pub(crate) fn sample() -> Vec<u8> {
+        let mut v = vec![5, 4];
+        // Header: tag 1 (KDC offset) = -7 s, 0 us.
+        v.extend(12u16.to_be_bytes());
+        v.extend(1u16.to_be_bytes());
+        v.extend(8u16.to_be_bytes());
+        v.extend((-7i32).to_be_bytes());
+        v.extend(0u32.to_be_bytes());
+        princ(&mut v, "R.TEST", &["alice"]);
+        cred(
+            &mut v,
+            &["X-CACHECONF:", "krb5_ccache_conf_data", "pa_type"],
+            "X-CACHECONF:",
+            0,
+            0,
+        );
+        cred(&mut v, &["krbtgt", "R.TEST"], "R.TEST", 5000, 0x40e0_0000);
+        cred(
+            &mut v,
+            &["postgres", "db.example.test"],
+            "R.TEST",
+            5000,
+            0x4028_0000,
+        );
+        v
+    }
+
+    #[test]
+    fn version_4_cache() {
+        let c = parse(&sample()).unwrap();
+        assert_eq!(c.principal, "alice@R.TEST");
+        assert_eq!(c.kdc_offset, Some(-7));
+        assert_eq!(c.creds.len(), 2, "the config entry is not a ticket");
+        let tgt = c.tgt().unwrap();
+        assert_eq!(tgt.server, "krbtgt/R.TEST@R.TEST");
+        assert!(tgt.renewable() && tgt.forwardable());
+        assert_eq!(tgt.end_time, 5000);
+        assert!(c.service_ticket("postgres/db.example.test").is_some());
+        assert!(c.service_ticket("postgres/other").is_none());
+    }
+
+    #[test]
+    fn bad_caches() {
+        assert!(parse(&[5, 1, 0, 0]).unwrap_err().contains("0x0501"));
+        let mut s = sample();
+        s.truncate(s.len() - 3);
+        assert!(parse(&s).unwrap_err().contains("truncated"));
+    }
+
+    #[test]
+    fn which_cache() {
+        let c = cache_name(None, None, None, 1000);
+        assert_eq!(c.name, "FILE:/tmp/krb5cc_1000");
+        assert_eq!(c.from, "the built-in default");
+        let c = cache_name(None, Some("/tmp/x"), Some("KEYRING:persistent:%{uid}"), 5);
+        assert_eq!((c.kind.as_str(), c.name.as_str()), ("FILE", "FILE:/tmp/x"));
+        assert_eq!(c.from, "KRB5CCNAME");
+        let c = cache_name(None, None, Some("KEYRING:persistent:%{uid}"), 5);
+        assert_eq!(c.name, "KEYRING:persistent:5");
+        assert_eq!(c.kind, "KEYRING");
+        let c = cache_name(Some("DIR:/run/cc"), Some("FILE:/x"), None, 5);
+        assert_eq!(c.kind, "DIR");
+        assert!(matches!(read_cache(&c), Err(CacheError::Missing(_))));
+        let k = cache_name(Some("KCM:"), None, None, 0);
+        assert!(matches!(read_cache(&k), Err(CacheError::NotAFile(_))));
+    }
+}

@@ -1,0 +1,655 @@
+//! krb5.conf as MIT's profile library reads it: which files, `include`/`includedir`, and
+//! the answers `aurora-krb check` needs (default realm, the realm a host maps to and why,
+//! KDCs, DNS settings). Pure parsing: no network, no Kerberos library.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One `tag = value` relation, or a `tag = { ... }` subsection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// `tag = value`.
+    Value(String, String),
+    /// `tag = { ... }`.
+    Tree(String, Vec<Node>),
+}
+
+/// A `[section]` of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// The section name, e.g. `libdefaults`.
+    pub name: String,
+    /// Its relations in file order.
+    pub nodes: Vec<Node>,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+/// A problem found while reading the files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseIssue {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line number (0 when the file as a whole is concerned).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ParseIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+/// The merged configuration: for single values the first file (in `KRB5_CONFIG` order)
+/// that sets a relation wins, as in MIT's profile library.
+#[derive(Debug, Clone, Default)]
+pub struct Krb5Conf {
+    /// Every section of every file read, in reading order.
+    pub sections: Vec<Section>,
+    /// The files read (named ones and included ones), in order.
+    pub files_read: Vec<PathBuf>,
+    /// Files named by `KRB5_CONFIG` (or the default) that do not exist: skipped, as MIT does.
+    pub files_missing: Vec<PathBuf>,
+    /// Syntax errors and unreadable files. MIT refuses a file with a syntax error.
+    pub issues: Vec<ParseIssue>,
+}
+
+/// Where the list of configuration files came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The `KRB5_CONFIG` environment variable (a colon-separated list).
+    Env(String),
+    /// The built-in default, `/etc/krb5.conf`.
+    Default,
+}
+
+/// The files MIT reads: `KRB5_CONFIG`'s colon-separated list, else `/etc/krb5.conf`.
+pub fn config_files(krb5_config: Option<&str>) -> (ConfigSource, Vec<PathBuf>) {
+    match krb5_config.filter(|v| !v.is_empty()) {
+        Some(v) => (
+            ConfigSource::Env(v.to_string()),
+            v.split(':')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+        ),
+        None => (ConfigSource::Default, vec![PathBuf::from("/etc/krb5.conf")]),
+    }
+}
+
+/// Why a host maps to a realm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealmVia {
+    /// A `[domain_realm]` relation matched (the key that matched).
+    DomainRealm(String),
+    /// No relation matched: MIT asks the client realm's KDC for a referral and, failing
+    /// that, uses `default_realm` (the realm given here).
+    Referral(Option<String>),
+}
+
+/// The realm a service host belongs to, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRealm {
+    /// The realm, when one can be named without asking a KDC.
+    pub realm: Option<String>,
+    /// How it was found.
+    pub via: RealmVia,
+}
+
+/// A KDC as written in `[realms]`: `host`, `host:port`, `[v6]:port`, with an optional
+/// `tcp/` or `udp/` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KdcSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Port (88 when not written).
+    pub port: u16,
+    /// `Some("tcp")`/`Some("udp")` when the entry is restricted to one transport.
+    pub transport: Option<&'static str>,
+    /// The entry as written.
+    pub written: String,
+}
+
+impl Krb5Conf {
+    /// Reads the files `KRB5_CONFIG` names (or `/etc/krb5.conf`), following includes.
+    pub fn load(krb5_config: Option<&str>) -> (ConfigSource, Krb5Conf) {
+        let (source, files) = config_files(krb5_config);
+        let mut conf = Krb5Conf::default();
+        for f in &files {
+            if !f.exists() {
+                conf.files_missing.push(f.clone());
+                continue;
+            }
+            conf.read_file(f, 0);
+        }
+        (source, conf)
+    }
+
+    /// Parses configuration text as if it were the file `file` (includes are followed on
+    /// disk).
+    pub fn from_text(file: &Path, text: &str) -> Krb5Conf {
+        let mut conf = Krb5Conf::default();
+        conf.files_read.push(file.to_path_buf());
+        conf.parse(file, text, 0);
+        conf
+    }
+
+    fn read_file(&mut self, file: &Path, depth: usize) {
+        if depth > 8 {
+            self.issues.push(ParseIssue {
+                file: file.to_path_buf(),
+                line: 0,
+                message: "includes nested deeper than 8 levels (a loop?)".into(),
+            });
+            return;
+        }
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                self.files_read.push(file.to_path_buf());
+                self.parse(file, &text, depth);
+            }
+            Err(e) => self.issues.push(ParseIssue {
+                file: file.to_path_buf(),
+                line: 0,
+                message: format!("cannot be read: {e}"),
+            }),
+        }
+    }
+
+    fn parse(&mut self, file: &Path, text: &str, depth: usize) {
+        let issue = |line: usize, message: String| ParseIssue {
+            file: file.to_path_buf(),
+            line,
+            message,
+        };
+        let mut current: Option<Section> = None;
+        // Open subsections: (tag, nodes so far).
+        let mut stack: Vec<(String, Vec<Node>)> = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if stack.is_empty() {
+                if let Some(path) = line.strip_prefix("includedir ") {
+                    self.include_dir(Path::new(path.trim()), depth, file, n);
+                    continue;
+                }
+                if let Some(path) = line.strip_prefix("include ") {
+                    let p = Path::new(path.trim());
+                    if !p.is_absolute() {
+                        self.issues.push(issue(
+                            n,
+                            format!("include path {} is not absolute", p.display()),
+                        ));
+                    } else {
+                        self.read_file(p, depth + 1);
+                    }
+                    continue;
+                }
+            }
+            if line.starts_with('[') {
+                if !stack.is_empty() {
+                    self.issues
+                        .push(issue(n, "section header inside an open `{`".into()));
+                    stack.clear();
+                }
+                let Some(end) = line.find(']') else {
+                    self.issues
+                        .push(issue(n, format!("`{line}` is missing its closing `]`")));
+                    continue;
+                };
+                if let Some(s) = current.take() {
+                    self.sections.push(s);
+                }
+                current = Some(Section {
+                    name: line[1..end].trim().to_string(),
+                    nodes: Vec::new(),
+                    file: file.to_path_buf(),
+                });
+                continue;
+            }
+            if line.starts_with('}') {
+                match stack.pop() {
+                    Some((tag, nodes)) => {
+                        let node = Node::Tree(tag, nodes);
+                        match stack.last_mut() {
+                            Some((_, parent)) => parent.push(node),
+                            None => match current.as_mut() {
+                                Some(s) => s.nodes.push(node),
+                                None => self.issues.push(issue(n, "`}` outside a section".into())),
+                            },
+                        }
+                    }
+                    None => self
+                        .issues
+                        .push(issue(n, "`}` without an opening `{`".into())),
+                }
+                continue;
+            }
+            let Some((tag, value)) = line.split_once('=') else {
+                self.issues
+                    .push(issue(n, format!("`{line}` is not `tag = value`")));
+                continue;
+            };
+            let tag = tag.trim().trim_end_matches('*').trim().to_string();
+            let value = value.trim();
+            if current.is_none() {
+                self.issues
+                    .push(issue(n, format!("relation `{tag}` outside any [section]")));
+                continue;
+            }
+            if value == "{" {
+                stack.push((tag, Vec::new()));
+                continue;
+            }
+            let node = Node::Value(tag, unquote(value));
+            match stack.last_mut() {
+                Some((_, nodes)) => nodes.push(node),
+                None => current.as_mut().expect("checked above").nodes.push(node),
+            }
+        }
+        if !stack.is_empty() {
+            self.issues.push(issue(0, "a `{` is never closed".into()));
+        }
+        if let Some(s) = current.take() {
+            self.sections.push(s);
+        }
+    }
+
+    fn include_dir(&mut self, dir: &Path, depth: usize, from: &Path, line: usize) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.issues.push(ParseIssue {
+                    file: from.to_path_buf(),
+                    line,
+                    message: format!("includedir {} cannot be read: {e}", dir.display()),
+                });
+                return;
+            }
+        };
+        // MIT reads names made of letters, digits, `-` and `_`, and (1.15+) names ending
+        // in `.conf` that do not start with a dot; editor backups and the like are skipped.
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                !n.is_empty()
+                    && (n
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                        || (n.ends_with(".conf") && !n.starts_with('.')))
+            })
+            .collect();
+        names.sort();
+        for p in names {
+            self.read_file(&p, depth + 1);
+        }
+    }
+
+    fn sections_named<'a, 'b>(
+        &'a self,
+        name: &'b str,
+    ) -> impl Iterator<Item = &'a Section> + use<'a, 'b> {
+        self.sections.iter().filter(move |s| s.name == name)
+    }
+
+    /// The first value of `[section] tag`.
+    pub fn get(&self, section: &str, tag: &str) -> Option<&str> {
+        self.sections_named(section).find_map(|s| {
+            s.nodes.iter().find_map(|n| match n {
+                Node::Value(t, v) if t == tag => Some(v.as_str()),
+                _ => None,
+            })
+        })
+    }
+
+    /// A `[libdefaults]` boolean, with MIT's spellings and its default.
+    pub fn libdefaults_bool(&self, tag: &str, default: bool) -> bool {
+        self.get("libdefaults", tag)
+            .and_then(parse_bool)
+            .unwrap_or(default)
+    }
+
+    /// `default_realm`.
+    pub fn default_realm(&self) -> Option<&str> {
+        self.get("libdefaults", "default_realm")
+    }
+
+    /// The relations of `[realms] REALM = { ... }`, merged across files.
+    fn realm_nodes(&self, realm: &str) -> Vec<&Node> {
+        self.sections_named("realms")
+            .flat_map(|s| s.nodes.iter())
+            .filter_map(|n| match n {
+                Node::Tree(t, nodes) if t == realm => Some(nodes.iter()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// Whether `[realms]` has a stanza for `realm`.
+    pub fn has_realm(&self, realm: &str) -> bool {
+        self.sections_named("realms")
+            .flat_map(|s| s.nodes.iter())
+            .any(|n| matches!(n, Node::Tree(t, _) if t == realm))
+    }
+
+    /// Every value of `tag` in the realm's stanza.
+    pub fn realm_values(&self, realm: &str, tag: &str) -> Vec<&str> {
+        self.realm_nodes(realm)
+            .into_iter()
+            .filter_map(|n| match n {
+                Node::Value(t, v) if t == tag => Some(v.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The realms named in `[realms]`.
+    pub fn realms(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .sections_named("realms")
+            .flat_map(|s| s.nodes.iter())
+            .filter_map(|n| match n {
+                Node::Tree(t, _) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// The KDCs `[realms]` lists for `realm`.
+    pub fn kdcs(&self, realm: &str) -> Vec<KdcSpec> {
+        self.realm_values(realm, "kdc")
+            .into_iter()
+            .filter_map(parse_kdc)
+            .collect()
+    }
+
+    /// Whether KDCs are looked up in DNS (SRV records) for `realm`: `dns_lookup_kdc`, else
+    /// `dns_fallback`, else MIT's default (yes) — MIT only asks DNS when the realm lists
+    /// no `kdc`.
+    pub fn dns_lookup_kdc(&self) -> bool {
+        match self
+            .get("libdefaults", "dns_lookup_kdc")
+            .and_then(parse_bool)
+        {
+            Some(b) => b,
+            None => self.libdefaults_bool("dns_fallback", true),
+        }
+    }
+
+    /// The realm `host` maps to, as `krb5_get_host_realm()` decides it from the files:
+    /// the longest `[domain_realm]` match, else the referral (then `default_realm`).
+    pub fn host_realm(&self, host: &str) -> HostRealm {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        // MIT walks from the full name to ever shorter suffixes ("db.x.com", ".x.com",
+        // "x.com", ".com", "com"): the first relation found is the longest match.
+        let mut candidates = vec![host.clone()];
+        let mut rest = host.as_str();
+        while let Some(pos) = rest.find('.') {
+            let dotted = &rest[pos..];
+            candidates.push(dotted.to_string());
+            rest = &rest[pos + 1..];
+            candidates.push(rest.to_string());
+        }
+        for c in candidates {
+            let found = self.sections_named("domain_realm").find_map(|s| {
+                s.nodes.iter().find_map(|n| match n {
+                    Node::Value(t, v) if t.to_ascii_lowercase() == c => Some(v.clone()),
+                    _ => None,
+                })
+            });
+            if let Some(realm) = found {
+                return HostRealm {
+                    realm: Some(realm),
+                    via: RealmVia::DomainRealm(c),
+                };
+            }
+        }
+        let default = self.default_realm().map(str::to_string);
+        HostRealm {
+            realm: default.clone(),
+            via: RealmVia::Referral(default),
+        }
+    }
+
+    /// `clockskew` in seconds (300 by default).
+    pub fn clockskew(&self) -> u64 {
+        self.get("libdefaults", "clockskew")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(300)
+    }
+
+    /// `dns_canonicalize_hostname`: `"true"` (MIT's default), `"false"` or `"fallback"`.
+    pub fn dns_canonicalize_hostname(&self) -> &str {
+        match self.get("libdefaults", "dns_canonicalize_hostname") {
+            Some(v) if v.eq_ignore_ascii_case("fallback") => "fallback",
+            Some(v) => match parse_bool(v) {
+                Some(false) => "false",
+                _ => "true",
+            },
+            None => "true",
+        }
+    }
+
+    /// `rdns` (true by default): a reverse lookup of the address replaces the name.
+    pub fn rdns(&self) -> bool {
+        self.libdefaults_bool("rdns", true)
+    }
+}
+
+/// MIT's boolean spellings.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "true" | "t" | "1" | "on" => Some(true),
+        "n" | "no" | "false" | "nil" | "0" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn unquote(v: &str) -> String {
+    let Some(inner) = v.strip_prefix('"') else {
+        return v.to_string();
+    };
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('b') => out.push('\u{8}'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses a `kdc =` value.
+pub fn parse_kdc(written: &str) -> Option<KdcSpec> {
+    let w = written.trim();
+    let (transport, rest) = if let Some(r) = w.strip_prefix("tcp/") {
+        (Some("tcp"), r)
+    } else if let Some(r) = w.strip_prefix("udp/") {
+        (Some("udp"), r)
+    } else if w.starts_with("kkdcp") || w.starts_with("http") {
+        // HTTPS proxies (MS-KKDCP) are not probed.
+        return None;
+    } else {
+        (None, w)
+    };
+    let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+        let (h, after) = inner.split_once(']')?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else if rest.matches(':').count() > 1 {
+        // A bare IPv6 address.
+        (rest.to_string(), None)
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => 88,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(KdcSpec {
+        host,
+        port,
+        transport,
+        written: w.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = r#"
+# comment
+[libdefaults]
+    default_realm = CORP.EXAMPLE.COM
+    dns_lookup_kdc = false
+    rdns = no
+    dns_canonicalize_hostname = fallback
+    clockskew = 120
+
+[realms]
+    CORP.EXAMPLE.COM = {
+        kdc = 127.0.0.1:8888
+        kdc = tcp/dc2.corp.example.com
+        admin_server = dc1.corp.example.com
+    }
+    ONPREM.EXAMPLE.COM = {
+        kdc = [::1]:750
+    }
+
+[domain_realm]
+    .example.test = CORP.EXAMPLE.COM
+    db.example.test = OTHER.REALM
+    .rds.amazonaws.com = ONPREM.EXAMPLE.COM
+; last
+"#;
+
+    fn conf() -> Krb5Conf {
+        Krb5Conf::from_text(Path::new("/x/krb5.conf"), CONF)
+    }
+
+    #[test]
+    fn libdefaults_and_realms() {
+        let c = conf();
+        assert!(c.issues.is_empty(), "{:?}", c.issues);
+        assert_eq!(c.default_realm(), Some("CORP.EXAMPLE.COM"));
+        assert!(!c.dns_lookup_kdc());
+        assert!(!c.rdns());
+        assert_eq!(c.dns_canonicalize_hostname(), "fallback");
+        assert_eq!(c.clockskew(), 120);
+        assert_eq!(c.realms(), vec!["CORP.EXAMPLE.COM", "ONPREM.EXAMPLE.COM"]);
+        let kdcs = c.kdcs("CORP.EXAMPLE.COM");
+        assert_eq!(kdcs.len(), 2);
+        assert_eq!((kdcs[0].host.as_str(), kdcs[0].port), ("127.0.0.1", 8888));
+        assert_eq!(kdcs[1].transport, Some("tcp"));
+        assert_eq!(kdcs[1].port, 88);
+        assert_eq!(c.kdcs("ONPREM.EXAMPLE.COM")[0].host, "::1");
+        assert!(c.kdcs("NOPE").is_empty());
+    }
+
+    #[test]
+    fn domain_realm_longest_match_then_referral() {
+        let c = conf();
+        let r = c.host_realm("db.example.test");
+        assert_eq!(r.realm.as_deref(), Some("OTHER.REALM"));
+        assert_eq!(r.via, RealmVia::DomainRealm("db.example.test".into()));
+        let r = c.host_realm("Other.Example.Test.");
+        assert_eq!(r.realm.as_deref(), Some("CORP.EXAMPLE.COM"));
+        assert_eq!(r.via, RealmVia::DomainRealm(".example.test".into()));
+        let r = c.host_realm("x.cluster-1.us-east-1.rds.amazonaws.com");
+        assert_eq!(r.realm.as_deref(), Some("ONPREM.EXAMPLE.COM"));
+        let r = c.host_realm("127.0.0.1");
+        assert_eq!(r.via, RealmVia::Referral(Some("CORP.EXAMPLE.COM".into())));
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        let c = Krb5Conf::from_text(Path::new("/k"), "[libdefaults]\n");
+        assert!(c.dns_lookup_kdc());
+        assert!(c.rdns());
+        assert_eq!(c.dns_canonicalize_hostname(), "true");
+        assert_eq!(c.clockskew(), 300);
+        assert_eq!(c.default_realm(), None);
+        assert_eq!(c.host_realm("h").via, RealmVia::Referral(None));
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let c = Krb5Conf::from_text(
+            Path::new("/k"),
+            "kdc = x\n[realms\n[realms]\n A = {\n  kdc = a\n",
+        );
+        let lines: Vec<usize> = c.issues.iter().map(|i| i.line).collect();
+        assert_eq!(lines, vec![1, 2, 0], "{:?}", c.issues);
+    }
+
+    #[test]
+    fn includes_and_the_file_list() {
+        let dir = super::super::test_dir("krb5conf");
+        let extra = dir.join("extra");
+        std::fs::create_dir(&extra).unwrap();
+        std::fs::write(
+            extra.join("realm-b.conf"),
+            "[realms]\n B.TEST = {\n kdc = b:89\n }\n",
+        )
+        .unwrap();
+        std::fs::write(extra.join("ignored~"), "[realms]\n C.TEST = {\n }\n").unwrap();
+        let main = dir.join("krb5.conf");
+        std::fs::write(
+            &main,
+            format!(
+                "includedir {}\n[libdefaults]\n default_realm = \"A.TEST\"\n",
+                extra.display()
+            ),
+        )
+        .unwrap();
+        let missing = dir.join("none.conf");
+        let list = format!("{}:{}", missing.display(), main.display());
+        let (source, c) = Krb5Conf::load(Some(&list));
+        assert_eq!(source, ConfigSource::Env(list.clone()));
+        assert_eq!(c.files_missing, vec![missing]);
+        assert_eq!(c.files_read.len(), 2);
+        assert_eq!(c.default_realm(), Some("A.TEST"));
+        assert_eq!(c.kdcs("B.TEST")[0].port, 89);
+        assert!(!c.has_realm("C.TEST"));
+        let (source, _) = Krb5Conf::load(None);
+        assert_eq!(source, ConfigSource::Default);
+    }
+
+    #[test]
+    fn kdc_entries() {
+        assert_eq!(parse_kdc("kdc.example.com").unwrap().port, 88);
+        assert_eq!(parse_kdc("udp/1.2.3.4:750").unwrap().transport, Some("udp"));
+        assert_eq!(parse_kdc("fe80::1").unwrap().host, "fe80::1");
+        assert!(parse_kdc("kkdcp https://x/KdcProxy").is_none());
+        assert!(parse_kdc("h:notaport").is_none());
+    }
+}
