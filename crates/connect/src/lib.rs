@@ -42,8 +42,6 @@ mod error;
 mod ffi;
 mod gss;
 mod handoff;
-#[cfg(feature = "deadpool")]
-pub mod pool;
 pub mod probe;
 mod startup;
 mod tls;
