@@ -6,9 +6,9 @@ set -euo pipefail
 # Build: libgssapi-sys runs bindgen against MIT krb5's headers.
 BUILD_PKGS="pkg-config libkrb5-dev libclang-dev clang"
 # The test realm: an MIT KDC, its admin tools and client tools, PostgreSQL, openssl.
-REALM_PKGS="krb5-kdc krb5-admin-server krb5-user postgresql postgresql-client openssl util-linux"
+REALM_PKGS="krb5-kdc krb5-admin-server krb5-user postgresql postgresql-client openssl util-linux iproute2 procps"
 # The Active Directory flavour of the realm.
-AD_PKGS="${AURORA_KRB_AD_PKGS-samba samba-ad-dc winbind smbclient}"
+AD_PKGS="${AURORA_KRB_AD_PKGS-samba samba-ad-dc samba-ad-provision winbind}"
 # Making the docker base image without a registry.
 DOCKER_PKGS="${AURORA_KRB_DOCKER_PKGS-mmdebstrap}"
 
