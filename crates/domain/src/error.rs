@@ -115,6 +115,11 @@ impl Error {
         Error::new(Kind::Config { what: what.into() }, None)
     }
 
+    /// What went wrong, without the fix (the `Display` form carries both).
+    pub fn message(&self) -> String {
+        self.0.kind.to_string()
+    }
+
     /// What to do about it, in one sentence.
     pub fn fix(&self) -> String {
         match &self.0.kind {

@@ -176,7 +176,8 @@ impl Inspector {
                 DirectoryLookup::Failed(e) => Err(DirectoryProblem::LookupFailed {
                     directory_id,
                     error: e.id().to_owned(),
-                    message: e.to_string(),
+                    message: e.message(),
+                    fix: e.fix(),
                 }),
             },
         };

@@ -53,6 +53,8 @@ pub enum DirectoryProblem {
         error: String,
         /// The error in words.
         message: String,
+        /// What to do about it.
+        fix: String,
     },
 }
 
@@ -273,13 +275,18 @@ pub(crate) fn build(facts: Facts) -> Report {
                     format!("Directory Service knows no directory {directory_id} in this account and region {region}"),
                     Some("check the directory id; a directory shared from another account must be accepted here (aws ds accept-shared-directory) and the cluster must use the id it has in this account".into()),
                 )),
-                DirectoryProblem::LookupFailed { directory_id, message, .. } => f.push(Finding::new(
+                DirectoryProblem::LookupFailed {
+                    directory_id,
+                    message,
+                    fix,
+                    ..
+                } => f.push(Finding::new(
                     CheckId::Directory,
                     Severity::Error,
                     "directory.lookup_failed",
                     format!("directory {directory_id}"),
                     format!("the directory could not be described: {message}"),
-                    None,
+                    Some(fix.clone()),
                 )),
             }
             (None, Some(p))
@@ -361,10 +368,7 @@ pub(crate) fn lookup_finding(
         Severity::Error,
         id,
         subject,
-        format!(
-            "{what}: {}",
-            e.to_string().split("; fix: ").next().unwrap_or_default()
-        ),
+        format!("{what}: {}", e.message()),
         Some(e.fix()),
     )
 }

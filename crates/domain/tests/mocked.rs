@@ -466,11 +466,22 @@ async fn access_denied_names_the_missing_iam_action() {
         .unwrap();
     assert_eq!(f.check, CheckId::Directory);
     assert!(
+        !f.message.contains("fix:"),
+        "the fix has its own field: {}",
+        f.message
+    );
+    assert!(
+        f.fix
+            .as_deref()
+            .unwrap()
+            .contains("allow `ds:DescribeDirectories`")
+    );
+    assert!(
         f.message.contains("ds:DescribeDirectories"),
         "{}",
         f.message
     );
-    // The cluster's own endpoints are still named once the directory is known; here it is not.
+    // No directory name and no FQDN in the membership: no realm to name.
     assert!(report.names.is_none());
 }
 
@@ -642,4 +653,42 @@ async fn no_region_is_its_own_error() {
     let err = Inspector::from_sdk_config(&cfg, Options::new().profile("dev")).unwrap_err();
     assert_eq!(err.id(), "aws.no_region");
     assert!(err.to_string().contains("--region"), "{err}");
+}
+
+#[tokio::test]
+async fn the_memberships_fqdn_names_the_realm_when_the_directory_cannot_be_read() {
+    let mut c = db_cluster("kerberos-enabled");
+    c.domain_memberships = Some(vec![
+        DomainMembership::builder()
+            .domain(DIR)
+            .status("kerberos-enabled")
+            .fqdn("corp.example.com")
+            .iam_role_name("rds-directoryservice-kerberos-access-role")
+            .build(),
+    ]);
+    let c = mock!(Rds::describe_db_clusters).then_output(move || {
+        DescribeDbClustersOutput::builder()
+            .db_clusters(c.clone())
+            .build()
+    });
+    let i = instances_rule("kerberos-enabled");
+    let d = mock!(Ds::describe_directories)
+        .sequence()
+        .http_status(
+            400,
+            Some(ds_error("AccessDeniedException", "not authorized")),
+        )
+        .repeatedly()
+        .build();
+    let report = inspector(&[&c, &i], &[&d], options())
+        .inspect_cluster("kdb")
+        .await
+        .unwrap();
+    assert!(report.directory.is_none());
+    let names = report.names.as_ref().expect("names from the FQDN");
+    assert_eq!(names.realm, "CORP.EXAMPLE.COM");
+    assert_eq!(
+        names.endpoints[0].principal,
+        format!("postgres/{WRITER}@CORP.EXAMPLE.COM")
+    );
 }
