@@ -209,7 +209,7 @@ impl Error {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
         R: fmt::Debug + 'static,
     {
-        let detail = Some(DisplayErrorContext(&err).to_string());
+        let detail = Some(chain_text(&err));
         let kind = match &err {
             SdkError::TimeoutError(_) => {
                 return Error::new(
@@ -322,6 +322,21 @@ fn classify_credentials(err: &CredentialsError, profile: Option<&str>) -> Kind {
             profile: profile.map(str::to_owned),
         }
     }
+}
+
+/// The error and its sources in words, `a: b: c` (the SDK's own context adds a debug dump).
+fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        // Wrappers often repeat their source's words; keep each once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 fn find_in_chain<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
