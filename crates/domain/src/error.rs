@@ -144,6 +144,13 @@ impl Error {
         }
     }
 
+    /// The check of `aurora-krb check` this error fails: always `aws.cluster`, the first
+    /// lookup, since an inspection that errs could not describe the cluster (later lookups
+    /// that fail become findings of their own check instead).
+    pub fn check(&self) -> crate::findings::CheckId {
+        crate::findings::CheckId::Cluster
+    }
+
     /// A stable identifier of the kind of error, e.g. `aws.access_denied`.
     pub fn id(&self) -> &'static str {
         match &self.0.kind {
