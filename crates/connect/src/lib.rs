@@ -42,6 +42,8 @@ mod error;
 mod ffi;
 mod gss;
 mod handoff;
+#[cfg(feature = "deadpool")]
+pub mod pool;
 pub mod probe;
 mod startup;
 mod tls;
