@@ -136,9 +136,8 @@ fn build_config(
     if let Some(p) = &args.principal {
         set("principal", p)?;
     }
-    let t = format!("{}", args.timeout);
-    set("connect_timeout", &t)?;
-    set("kdc_timeout", &t)?;
+    let t = Duration::from_secs_f64(args.timeout);
+    config.connect_timeout(t).kdc_timeout(t);
     Ok(config)
 }
 

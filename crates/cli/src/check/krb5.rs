@@ -275,7 +275,18 @@ pub async fn config_check(
         summary.push_str(&format!(" ({} files)", conf.files_read.len()));
     }
     let mut result = CheckResult::pass(ID, summary);
-    if matches!(hr.via, RealmVia::Referral(_)) {
+    if matches!(hr.via, RealmVia::Referral(_)) && is_ip {
+        result = CheckResult::warn(
+            ID,
+            format!("{principal}: the host is an IP address"),
+            format!(
+                "Kerberos names the database by host name, and {host} is an address: the \
+                 library asks for {principal}, which a directory never registers ({how})"
+            ),
+            "connect with the database's host name (host=), and give the address as \
+             hostaddr= if DNS cannot resolve the name",
+        );
+    } else if matches!(hr.via, RealmVia::Referral(_)) {
         result = CheckResult::warn(
             ID,
             format!(
@@ -390,7 +401,7 @@ pub async fn kdc_checks(
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     let mut kfacts = KdcFacts::default();
-    let mut clock: Option<(i128, Duration, SocketAddr)> = None;
+    let mut clock: Option<(i128, Duration, SocketAddr, i128)> = None;
     let mut silent = Vec::new();
     let mut refused = Vec::new();
     let mut dead_realms = Vec::new();
@@ -463,10 +474,13 @@ pub async fn kdc_checks(
             if ok {
                 any = true;
                 kfacts.answering.push((x.addr, x.transport));
-                if let Outcome::Reply(KdcReply::Error { kdc_time_us, .. }) = &x.outcome
-                    && clock.is_none()
-                {
-                    clock = Some((kdc_time_us - x.local_mid_us, x.elapsed, x.addr));
+                // MIT's KDC stamps errors with a clock it refreshes lazily (it lags by up to
+                // a second, never leads): the largest reading is the truest.
+                if let Outcome::Reply(KdcReply::Error { kdc_time_us, .. }) = &x.outcome {
+                    let skew = kdc_time_us - x.local_mid_us;
+                    if clock.is_none_or(|(s, ..)| skew > s) {
+                        clock = Some((skew, x.elapsed, x.addr, *kdc_time_us));
+                    }
                 }
             } else {
                 problems.push(line.clone());
@@ -560,13 +574,13 @@ pub async fn kdc_checks(
             "krb5.clock",
             "no KDC answer carried a time (the KDC issued a ticket instead of an error)",
         ),
-        Some((skew_us, rtt, addr)) => {
+        Some((skew_us, rtt, addr, kdc_us)) => {
             let skew = skew_us as f64 / 1e6;
             let sign = if skew >= 0.0 { "ahead of" } else { "behind" };
             let text = format!(
-                "the KDC's clock is {:.3} s {sign} this machine's (±{:.3} s)",
-                skew.abs(),
-                rtt.as_secs_f64() / 2.0
+                "the KDC's clock is {:.1} s {sign} this machine's (±1 s: a KDC stamps its \
+                 answers with a clock it refreshes lazily)",
+                skew.abs()
             );
             let mut r = if skew.abs() > skew_limit {
                 CheckResult::fail(
@@ -593,10 +607,22 @@ pub async fn kdc_checks(
             } else {
                 CheckResult::pass(
                     "krb5.clock",
-                    format!("skew {:.3} s (limit {skew_limit:.0} s)", skew.abs()),
+                    if skew.abs() < 1.0 {
+                        format!("skew under 1 s (limit {skew_limit:.0} s)")
+                    } else {
+                        format!("skew {:.1} s (limit {skew_limit:.0} s)", skew.abs())
+                    },
                 )
             };
             r.detail("measured_from", addr.to_string());
+            r.detail(
+                "kdc_time",
+                format!(
+                    "{}.{:06}",
+                    format_utc((kdc_us / 1_000_000) as i64).trim_end_matches('Z'),
+                    kdc_us % 1_000_000
+                ),
+            );
             r.detail("skew_seconds", (skew * 1000.0).round() / 1000.0);
             r.detail("round_trip_ms", (rtt.as_secs_f64() * 1e4).round() / 10.0);
             if let Some(off) = kdc_offset {
@@ -780,12 +806,19 @@ pub async fn credentials_check(
                     // when the account needs no pre-authentication.
                     let kdc_kvno = match kdc {
                         Some((_, kf)) => kdc_kvno(&who, kf, limit).await,
-                        None => None,
+                        None => Err("the KDC was not probed".into()),
                     };
                     let cause = match kdc_kvno {
-                        Some(n) if n != kvno => format!(
+                        Ok(n) if n != kvno => format!(
                             "the keytab is stale: it holds key version (kvno) {kvno} for {who}, \
                              but the KDC's current key is kvno {n}. The account's password or key \
+                             was changed after the keytab was exported; kinit only says \
+                             \"Password incorrect\" or \"Preauthentication failed\""
+                        ),
+                        _ if e.detail().contains("integrity") => format!(
+                            "the keytab is stale: its key (kvno {kvno}) for {who} does not match \
+                             the key the KDC holds (the KDC's answer does not decrypt with it: \
+                             \"Decrypt integrity check failed\"). The account's password or key \
                              was changed after the keytab was exported; kinit only says \
                              \"Password incorrect\" or \"Preauthentication failed\""
                         ),
@@ -804,7 +837,10 @@ pub async fn credentials_check(
                          kadmin ktadd), and replace the old file everywhere it is deployed",
                     );
                     r.detail("keytab_kvno", kvno);
-                    r.detail("kdc_kvno", json!(kdc_kvno));
+                    match &kdc_kvno {
+                        Ok(n) => r.detail("kdc_kvno", *n),
+                        Err(why) => r.detail("kdc_kvno", format!("unknown: {why}")),
+                    };
                     r.detail("library_says", e.detail());
                     r
                 }
@@ -899,6 +935,27 @@ pub async fn credentials_check(
                             ),
                             format!(
                                 "run `kinit {want}`, or drop --principal to use {}",
+                                c.principal
+                            ),
+                        );
+                        return (with(r, details).timed(started), cf);
+                    }
+                    if let Some(role) = connector.config().get_user().filter(|u| u.contains('@'))
+                        && !role.eq_ignore_ascii_case(&c.principal)
+                    {
+                        let r = CheckResult::fail(
+                            ID,
+                            format!("the ticket is for {}, the login is as {role}", c.principal),
+                            format!(
+                                "the credential cache {} holds a ticket for {}, but the login \
+                                 asks for the role {role}: the server only lets a principal log \
+                                 in as its own role (\"provided user name and authenticated user \
+                                 name do not match\")",
+                                name.name, c.principal
+                            ),
+                            format!(
+                                "run `kinit {role}` (or use a cache that holds its ticket: \
+                                 KRB5CCNAME), or connect as user={}",
                                 c.principal
                             ),
                         );
@@ -1032,18 +1089,26 @@ fn with(mut r: CheckResult, details: serde_json::Map<String, Value>) -> CheckRes
     r
 }
 
-async fn kdc_kvno(principal: &str, kf: &KdcFacts, limit: Duration) -> Option<u32> {
-    let (name, realm) = principal.rsplit_once('@')?;
-    let req = kdc::as_req(name, realm, rand_u32()).ok()?;
+async fn kdc_kvno(principal: &str, kf: &KdcFacts, limit: Duration) -> Result<u32, String> {
+    let (name, realm) = principal
+        .rsplit_once('@')
+        .ok_or_else(|| format!("{principal} has no realm"))?;
+    let req = kdc::as_req(name, realm, rand_u32())?;
+    let mut last = "no KDC answered".to_string();
     for (addr, t) in &kf.answering {
         let x = kdc::exchange(*addr, *t, &req, limit).await;
-        if let Outcome::Reply(KdcReply::AsRep { kvno, .. }) = x.outcome {
-            return kvno;
-        }
-        if let Outcome::Reply(_) = x.outcome {
+        match x.outcome {
+            Outcome::Reply(KdcReply::AsRep { kvno: Some(k), .. }) => return Ok(k),
+            Outcome::Reply(KdcReply::AsRep { kvno: None, .. }) => {
+                return Err("the KDC's answer carries no key version".into());
+            }
             // Pre-authentication required (AD): the key version is not shown without a key.
-            return None;
+            Outcome::Reply(KdcReply::Error { code, .. }) => {
+                return Err(format!("the KDC answered {}", kdc::error_name(code)));
+            }
+            Outcome::Reply(KdcReply::Garbage(g)) => last = g,
+            _ => {}
         }
     }
-    None
+    Err(last)
 }

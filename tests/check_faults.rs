@@ -1,0 +1,647 @@
+//! The fault catalogue of `aurora-krb check`: each known way a Kerberos login to Aurora
+//! breaks, injected into a real local realm (MIT KDC + PostgreSQL shaped like Aurora), then
+//! the built binary run as a user runs it (`--format json`). Each fault names the check that
+//! must fail first and words its cause must contain; a healthy realm must pass everything.
+//!
+//! psql is run with the same settings, so the table in docs/check.md (what psql says, what
+//! `aurora-krb check` says) comes from this run: `AURORA_KRB_FAULT_TABLE=1` prints it.
+//!
+//! Needs the binary: `cargo build --workspace --bins` first.
+
+use aurora_krb_realm::{Realm, RealmOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which realm a fault needs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RealmKind {
+    /// The shared realm; the fault does not change it.
+    Shared,
+    /// A realm of its own (the fault stops or changes a service).
+    Own,
+    /// Tickets that last 5 seconds.
+    ShortTickets,
+    /// A server certificate issued for another name.
+    OtherCertName,
+}
+
+/// How the fault is injected.
+#[derive(Clone, Copy, Debug)]
+enum Injection {
+    Nothing,
+    StopKdc,
+    /// A socket that accepts TCP and receives UDP but never answers, as the only KDC.
+    SilentKdc,
+    /// Extra libpq settings appended to the connection string.
+    Conninfo(&'static str),
+    /// Connect as this realm user (with their own ticket).
+    User(&'static str),
+    NoTicket,
+    ExpiredTicket,
+    KeytabMissing,
+    KeytabWorldReadable,
+    KeytabStale,
+    RealmMissingFromConf,
+    WrongCa,
+    StopServer,
+}
+
+struct Fault {
+    name: &'static str,
+    realm: RealmKind,
+    inject: Injection,
+    /// The first failing check; `None` for "everything passes".
+    first_fail: Option<&'static str>,
+    /// Words (case-insensitive) the first failure's cause must contain.
+    cause_words: &'static [&'static str],
+    /// Whether psql is run too (not where it would hang for 27 s).
+    psql: bool,
+}
+
+const FAULTS: &[Fault] = &[
+    Fault {
+        name: "healthy realm",
+        realm: RealmKind::Shared,
+        inject: Injection::Nothing,
+        first_fail: None,
+        cause_words: &[],
+        psql: true,
+    },
+    Fault {
+        name: "KDC stopped",
+        realm: RealmKind::Own,
+        inject: Injection::StopKdc,
+        first_fail: Some("krb5.kdc"),
+        cause_words: &["refused", "no KDC listens"],
+        psql: true,
+    },
+    Fault {
+        name: "KDC accepts but never answers",
+        realm: RealmKind::Shared,
+        inject: Injection::SilentKdc,
+        first_fail: Some("krb5.kdc"),
+        cause_words: &["does not answer", "no answer within"],
+        psql: false,
+    },
+    Fault {
+        name: "wrong krbsrvname",
+        realm: RealmKind::Shared,
+        inject: Injection::Conninfo("krbsrvname=POSTGRES"),
+        first_fail: Some("krb5.service-ticket"),
+        cause_words: &[
+            "POSTGRES/db.example.test",
+            "registered as postgres/db.example.test",
+        ],
+        psql: true,
+    },
+    Fault {
+        name: "host does not match the service principal",
+        realm: RealmKind::Shared,
+        inject: Injection::Conninfo("host=127.0.0.1"),
+        first_fail: Some("krb5.service-ticket"),
+        cause_words: &[
+            "postgres/127.0.0.1",
+            "registered as postgres/db.example.test",
+        ],
+        psql: true,
+    },
+    Fault {
+        name: "no ticket",
+        realm: RealmKind::Shared,
+        inject: Injection::NoTicket,
+        first_fail: Some("krb5.credentials"),
+        cause_words: &["no credential cache", "kinit"],
+        psql: true,
+    },
+    Fault {
+        name: "ticket expired",
+        realm: RealmKind::ShortTickets,
+        inject: Injection::ExpiredTicket,
+        first_fail: Some("krb5.credentials"),
+        cause_words: &["expired", "alice@CORP.EXAMPLE.COM"],
+        psql: true,
+    },
+    Fault {
+        name: "client keytab missing",
+        realm: RealmKind::Shared,
+        inject: Injection::KeytabMissing,
+        first_fail: Some("krb5.credentials"),
+        cause_words: &["keytab", "does not exist"],
+        psql: true,
+    },
+    Fault {
+        name: "client keytab readable by others",
+        realm: RealmKind::Shared,
+        inject: Injection::KeytabWorldReadable,
+        first_fail: Some("krb5.credentials"),
+        cause_words: &["mode 0644", "every user"],
+        psql: true,
+    },
+    Fault {
+        name: "client keytab stale (key changed)",
+        realm: RealmKind::Own,
+        inject: Injection::KeytabStale,
+        first_fail: Some("krb5.credentials"),
+        cause_words: &["stale", "kvno 2", "does not match"],
+        psql: true,
+    },
+    Fault {
+        name: "realm missing from krb5.conf",
+        realm: RealmKind::Shared,
+        inject: Injection::RealmMissingFromConf,
+        first_fail: Some("krb5.config"),
+        cause_words: &["CORP.EXAMPLE.COM is missing from krb5.conf"],
+        psql: true,
+    },
+    Fault {
+        name: "principal without a database role (bob)",
+        realm: RealmKind::Shared,
+        inject: Injection::User("bob"),
+        first_fail: Some("server.role"),
+        cause_words: &[
+            "bob@CORP.EXAMPLE.COM",
+            "does not exist",
+            "rds_ad",
+            "password",
+        ],
+        psql: true,
+    },
+    Fault {
+        name: "role not granted rds_ad (carol)",
+        realm: RealmKind::Shared,
+        inject: Injection::User("carol"),
+        first_fail: Some("server.role"),
+        cause_words: &["carol@CORP.EXAMPLE.COM", "not granted rds_ad"],
+        psql: true,
+    },
+    Fault {
+        name: "wrong CA",
+        realm: RealmKind::Shared,
+        inject: Injection::WrongCa,
+        first_fail: Some("server.tls"),
+        cause_words: &["issued by", "wrong CA"],
+        psql: true,
+    },
+    Fault {
+        name: "certificate for another name",
+        realm: RealmKind::OtherCertName,
+        inject: Injection::Nothing,
+        first_fail: Some("server.tls"),
+        cause_words: &["other.example.test", "not db.example.test"],
+        psql: true,
+    },
+    Fault {
+        name: "server stopped",
+        realm: RealmKind::Own,
+        inject: Injection::StopServer,
+        first_fail: Some("server.tcp"),
+        cause_words: &["could not be reached", "not running"],
+        psql: true,
+    },
+];
+
+/// The per-step bound given to the check: short, so the silent KDC costs little.
+const TIMEOUT_SECS: &str = "1.5";
+
+fn binary() -> PathBuf {
+    // target/debug/deps/check_faults-* -> target/debug/aurora-krb
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("aurora-krb"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before these tests",
+        bin.display()
+    );
+    bin
+}
+
+/// What the check and psql get: the same connection string and environment.
+struct Setup {
+    conninfo: String,
+    env: Vec<(String, String)>,
+    /// Kept alive for the run (the silent KDC).
+    _hold: Vec<Box<dyn std::any::Any>>,
+}
+
+fn realm_for(kind: RealmKind) -> Realm {
+    let opts = match kind {
+        RealmKind::ShortTickets => RealmOptions::default().ticket_lifetime(Duration::from_secs(5)),
+        RealmKind::OtherCertName => {
+            RealmOptions::default().cert_names(vec!["other.example.test".into()])
+        }
+        _ => RealmOptions::default(),
+    };
+    let realm = Realm::start_temp(opts).expect("the realm starts");
+    realm.start_postgres().expect("PostgreSQL starts");
+    realm
+}
+
+fn fresh_ccache(realm: &Realm, user: &str) -> PathBuf {
+    let cc = realm.dir().join(format!("{user}-{}.ccache", nonce()));
+    realm.kinit(user, &cc).expect("kinit");
+    cc
+}
+
+fn nonce() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn write_conf_without_realm(realm: &Realm) -> PathBuf {
+    let text = std::fs::read_to_string(realm.krb5_conf()).unwrap();
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t == format!("{} = {{", realm.realm()) {
+            skipping = true;
+            continue;
+        }
+        if skipping {
+            if t == "}" {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    assert!(
+        !out.lines().any(|l| l.trim().starts_with("kdc =")),
+        "the realm's stanza was not removed:\n{out}"
+    );
+    let p = realm.dir().join(format!("krb5-norealm-{}.conf", nonce()));
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+fn inject(realm: &Realm, how: Injection) -> Setup {
+    let mut setup = Setup {
+        conninfo: realm.conninfo("alice"),
+        env: vec![(
+            "KRB5_CONFIG".into(),
+            realm.krb5_conf().display().to_string(),
+        )],
+        _hold: Vec::new(),
+    };
+    let cc_env = |cc: &Path| ("KRB5CCNAME".to_string(), format!("FILE:{}", cc.display()));
+    match how {
+        Injection::Nothing => setup.env.push(cc_env(&fresh_ccache(realm, "alice"))),
+        Injection::StopKdc => {
+            // A ticket-granting ticket, but no service ticket yet: the login needs the KDC.
+            let cc = fresh_ccache(realm, "alice");
+            realm.stop_kdc().unwrap();
+            setup.env.push(cc_env(&cc));
+        }
+        Injection::SilentKdc => {
+            let cc = fresh_ccache(realm, "alice");
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            let udp = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+            let text = std::fs::read_to_string(realm.krb5_conf()).unwrap();
+            let kdc_line = text
+                .lines()
+                .find(|l| l.trim().starts_with("kdc ="))
+                .unwrap()
+                .to_string();
+            let conf = realm.dir().join(format!("krb5-silent-{}.conf", nonce()));
+            std::fs::write(
+                &conf,
+                text.replace(&kdc_line, &format!("        kdc = 127.0.0.1:{port}")),
+            )
+            .unwrap();
+            setup.env[0].1 = conf.display().to_string();
+            setup.env.push(cc_env(&cc));
+            setup._hold.push(Box::new(tcp));
+            setup._hold.push(Box::new(udp));
+        }
+        Injection::Conninfo(extra) => {
+            setup.conninfo = format!("{} {extra}", setup.conninfo);
+            setup.env.push(cc_env(&fresh_ccache(realm, "alice")));
+        }
+        Injection::User(user) => {
+            setup.conninfo = realm.conninfo(user);
+            setup.env.push(cc_env(&fresh_ccache(realm, user)));
+        }
+        Injection::NoTicket => {
+            let cc = realm.dir().join(format!("nobody-{}.ccache", nonce()));
+            setup.env.push(cc_env(&cc));
+        }
+        Injection::ExpiredTicket => {
+            let cc = fresh_ccache(realm, "alice");
+            std::thread::sleep(Duration::from_secs(6));
+            setup.env.push(cc_env(&cc));
+        }
+        Injection::KeytabMissing | Injection::KeytabWorldReadable | Injection::KeytabStale => {
+            let kt = match how {
+                Injection::KeytabMissing => realm.dir().join("no-such.keytab"),
+                Injection::KeytabWorldReadable => {
+                    use std::os::unix::fs::PermissionsExt;
+                    let copy = realm.dir().join(format!("leaky-{}.keytab", nonce()));
+                    std::fs::copy(realm.keytab("app-svc"), &copy).unwrap();
+                    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644))
+                        .unwrap();
+                    copy
+                }
+                _ => {
+                    realm.kadmin("cpw -randkey app-svc").unwrap();
+                    realm.keytab("app-svc")
+                }
+            };
+            setup.conninfo = realm.conninfo("app-svc");
+            // An empty cache: psql (libpq) then takes the client keytab, as MIT does.
+            let cc = realm.dir().join(format!("kt-{}.ccache", nonce()));
+            setup.env.push(cc_env(&cc));
+            setup
+                .env
+                .push(("KRB5_CLIENT_KTNAME".into(), kt.display().to_string()));
+        }
+        Injection::RealmMissingFromConf => {
+            let cc = fresh_ccache(realm, "alice");
+            setup.env[0].1 = write_conf_without_realm(realm).display().to_string();
+            setup.env.push(cc_env(&cc));
+        }
+        Injection::WrongCa => {
+            let dir = realm.dir().join(format!("other-ca-{}", nonce()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let ca = dir.join("ca.crt");
+            let out = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                ])
+                .args(["-nodes", "-days", "2", "-subj", "/CN=Some Other CA"])
+                .arg("-keyout")
+                .arg(dir.join("ca.key"))
+                .arg("-out")
+                .arg(&ca)
+                .stdin(Stdio::null())
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            setup.conninfo = format!("{} sslrootcert={}", setup.conninfo, ca.display());
+            setup.env.push(cc_env(&fresh_ccache(realm, "alice")));
+        }
+        Injection::StopServer => {
+            let cc = fresh_ccache(realm, "alice");
+            realm.stop_postgres().unwrap();
+            setup.env.push(cc_env(&cc));
+        }
+    }
+    setup
+}
+
+struct Outcome {
+    report: Value,
+    took: Duration,
+    psql: String,
+}
+
+fn run(realm: &Realm, setup: &Setup, fault: &Fault) -> Outcome {
+    let mut cmd = realm.command(binary());
+    cmd.arg("check")
+        .arg(&setup.conninfo)
+        .args(["--format", "json", "--timeout", TIMEOUT_SECS])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    for (k, v) in &setup.env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let out = cmd.output().expect("aurora-krb runs");
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: not JSON ({e}):\n{stdout}\nstderr: {}",
+            fault.name,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let want_code = if fault.first_fail.is_some() { 1 } else { 0 };
+    assert_eq!(
+        out.status.code(),
+        Some(want_code),
+        "{}: exit code\n{stdout}",
+        fault.name
+    );
+    let psql = if fault.psql {
+        let mut p = realm.command("psql");
+        p.args(["-X", "-w", "-At"])
+            .arg(&setup.conninfo)
+            .args(["-c", "select 1"])
+            .env("PGCONNECT_TIMEOUT", "10")
+            .stdin(Stdio::null());
+        for (k, v) in &setup.env {
+            p.env(k, v);
+        }
+        let o = p.output().expect("psql runs");
+        if o.status.success() {
+            "(logs in)".to_string()
+        } else {
+            let err = String::from_utf8_lossy(&o.stderr);
+            // libpq's reason, without the "connection to server at ... failed:" prefix.
+            let all = err.split_whitespace().collect::<Vec<_>>().join(" ");
+            all.rsplit_once("failed: ")
+                .map(|(_, r)| r.to_string())
+                .unwrap_or(all)
+                .replace(realm.dir().to_str().unwrap(), "<realm>")
+        }
+    } else {
+        "(not run: waits 27 s) Cannot contact any KDC for realm".to_string()
+    };
+    Outcome { report, took, psql }
+}
+
+fn verify(fault: &Fault, o: &Outcome) -> Result<String, String> {
+    let checks = o.report["checks"].as_array().ok_or("no checks array")?;
+    let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
+    for id in [
+        "krb5.config",
+        "krb5.kdc",
+        "krb5.clock",
+        "krb5.credentials",
+        "krb5.service-ticket",
+        "server.tcp",
+        "server.tls",
+        "server.auth",
+        "server.role",
+    ] {
+        if !ids.contains(&id) {
+            return Err(format!("check {id} missing: {ids:?}"));
+        }
+    }
+    for c in checks {
+        for key in [
+            "id",
+            "status",
+            "summary",
+            "cause",
+            "fix",
+            "details",
+            "duration_ms",
+        ] {
+            if c.get(key).is_none() {
+                return Err(format!("{} has no {key}", c["id"]));
+            }
+        }
+    }
+    let first = checks.iter().find(|c| c["status"] == "fail");
+    match (fault.first_fail, first) {
+        (None, None) => {
+            let not_pass: Vec<String> = checks
+                .iter()
+                .filter(|c| c["status"] != "pass")
+                .map(|c| format!("{} {}: {}", c["id"], c["status"], c["summary"]))
+                .collect();
+            if !not_pass.is_empty() {
+                return Err(format!("healthy realm, yet: {not_pass:?}"));
+            }
+            if o.report["ok"] != true {
+                return Err("ok is not true".into());
+            }
+            Ok("all checks pass".into())
+        }
+        (None, Some(f)) => Err(format!("unexpected failure {}: {}", f["id"], f["cause"])),
+        (Some(want), None) => Err(format!("expected {want} to fail, nothing failed")),
+        (Some(want), Some(f)) => {
+            if f["id"] != want {
+                return Err(format!(
+                    "first failure is {} ({}), expected {want}",
+                    f["id"], f["cause"]
+                ));
+            }
+            let cause = f["cause"].as_str().unwrap_or("").to_lowercase();
+            for w in fault.cause_words {
+                if !cause.contains(&w.to_lowercase()) {
+                    return Err(format!("the cause of {want} lacks `{w}`: {cause}"));
+                }
+            }
+            if f["fix"].as_str().unwrap_or("").is_empty() {
+                return Err(format!("{want} has no fix"));
+            }
+            // Everything after a failed prerequisite is skipped, never a second root cause
+            // hidden behind it; the statuses before it pass or warn.
+            let pos = checks.iter().position(|c| c["id"] == want).unwrap();
+            if checks[..pos].iter().any(|c| c["status"] == "fail") {
+                return Err("a failure precedes the first failure".into());
+            }
+            if o.report["ok"] != false {
+                return Err("ok is not false".into());
+            }
+            Ok(format!(
+                "{}: {}",
+                f["id"].as_str().unwrap(),
+                f["summary"].as_str().unwrap()
+            ))
+        }
+    }
+}
+
+/// Nothing secret may appear in the output: the realm users' passwords.
+fn assert_no_secrets(realm: &Realm, o: &Outcome, fault: &Fault) {
+    let text = o.report.to_string();
+    for user in ["alice", "bob", "carol"] {
+        let pw = realm.password(user).unwrap();
+        assert!(
+            !text.contains(&pw),
+            "{}: the password of {user} is in the report",
+            fault.name
+        );
+    }
+}
+
+#[test]
+fn fault_catalogue() {
+    let bin = binary();
+    assert!(bin.exists());
+    let shared = realm_for(RealmKind::Shared);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        // Faults with their own realm run beside the ones on the shared realm.
+        s.spawn(|| {
+            for fault in FAULTS.iter().filter(|f| f.realm != RealmKind::Shared) {
+                let realm = realm_for(fault.realm);
+                let setup = inject(&realm, fault.inject);
+                let o = run(&realm, &setup, fault);
+                assert_no_secrets(&realm, &o, fault);
+                results
+                    .lock()
+                    .unwrap()
+                    .push((fault.name, verify(fault, &o), o));
+            }
+        });
+        for fault in FAULTS.iter().filter(|f| f.realm == RealmKind::Shared) {
+            let setup = inject(&shared, fault.inject);
+            let o = run(&shared, &setup, fault);
+            assert_no_secrets(&shared, &o, fault);
+            results
+                .lock()
+                .unwrap()
+                .push((fault.name, verify(fault, &o), o));
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(name, ..)| FAULTS.iter().position(|f| f.name == *name));
+    let mut failures = Vec::new();
+    let table = std::env::var_os("AURORA_KRB_FAULT_TABLE").is_some();
+    if table {
+        println!("| fault | psql says | `aurora-krb check` says (first failure) | check time |");
+        println!("|---|---|---|---|");
+    }
+    for (name, verdict, o) in &results {
+        match verdict {
+            Ok(says) => {
+                if table {
+                    let fault = FAULTS.iter().find(|f| f.name == *name).unwrap();
+                    let cause = o.report["checks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|c| c["status"] == "fail")
+                        .map(|c| c["cause"].as_str().unwrap_or("").to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "| {name} | {} | **{says}** {} | {} ms |",
+                        o.psql.replace('|', "\\|"),
+                        if fault.first_fail.is_some() {
+                            format!("— {cause}")
+                        } else {
+                            String::new()
+                        }
+                        .replace('|', "\\|"),
+                        o.took.as_millis()
+                    );
+                }
+            }
+            Err(e) => failures.push(format!("{name}: {e}")),
+        }
+        // Never a hang: every fault ends within the per-step bounds.
+        assert!(
+            o.took < Duration::from_secs(10),
+            "{name}: the check took {:?}",
+            o.took
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "faults not diagnosed as expected:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(results.len(), FAULTS.len());
+}
