@@ -283,9 +283,9 @@ impl Error {
                 format!("the KDC does not know the principal {principal}")
             }
             Kind::WrongRealm { principal, .. } => format!(
-                "the realm of {principal} cannot be reached from this client's realm: \
-                 krb5.conf has no [domain_realm] mapping for the host, or the cross-realm \
-                 trust between the realms is missing"
+                "a realm involved in the login of {principal} is unknown here or cannot be \
+                 reached from this client's realm: krb5.conf has no [realms] entry or \
+                 [domain_realm] mapping for it, or the cross-realm trust is missing"
             ),
             Kind::BadPassword { source, .. } => format!(
                 "the KDC refused the key from {source}: the password is wrong, or the keytab \
@@ -362,8 +362,9 @@ impl Error {
             Kind::ClientPrincipalUnknown { .. } => "check the spelling and realm (upper case) \
                 of the principal"
                 .into(),
-            Kind::WrongRealm { .. } => "add the host's domain to [domain_realm] in krb5.conf \
-                (e.g. .rds.corp.example.com = CORP.EXAMPLE.COM) and check the trust between \
+            Kind::WrongRealm { .. } => "check the realm's spelling (upper case), add it under \
+                [realms] in krb5.conf with its KDCs, map the host's domain in [domain_realm] \
+                (e.g. .rds.corp.example.com = CORP.EXAMPLE.COM), and check the trust between \
                 the realms"
                 .into(),
             Kind::BadPassword { .. } => "check the password, or export a fresh keytab after \
@@ -531,7 +532,7 @@ pub(crate) fn from_gss(major: u32, minor: u32, display: String, site: &GssSite) 
         KRB5_FCC_NOFILE | KRB5_CC_NOTFOUND | KRB5_CC_END | KG_EMPTY_CCACHE | KG_TGT_MISSING
         | KG_CCACHE_NOMATCH | KRB5_CC_NOSUPP => Kind::NoCredentials { source, detail },
         KRB5KRB_AP_ERR_TKT_EXPIRED => Kind::CredentialsExpired { source, detail },
-        KRB5_KDC_UNREACH | KRB5_REALM_CANT_RESOLVE => Kind::KdcUnreachable { detail },
+        KRB5_KDC_UNREACH => Kind::KdcUnreachable { detail },
         KRB5KRB_AP_ERR_SKEW => Kind::ClockSkew { detail },
         KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN => Kind::ServicePrincipalUnknown {
             principal: site.service.clone(),
@@ -541,10 +542,13 @@ pub(crate) fn from_gss(major: u32, minor: u32, display: String, site: &GssSite) 
             principal: site.client.clone().unwrap_or_else(|| "(default)".into()),
             detail,
         },
-        KRB5_REALM_UNKNOWN | KRB5KDC_ERR_WRONG_REALM => Kind::WrongRealm {
-            principal: site.service.clone(),
-            detail,
-        },
+        // No KDC configured for the realm: a realm krb5.conf does not know.
+        KRB5_REALM_UNKNOWN | KRB5_REALM_CANT_RESOLVE | KRB5KDC_ERR_WRONG_REALM => {
+            Kind::WrongRealm {
+                principal: site.service.clone(),
+                detail,
+            }
+        }
         KRB5KDC_ERR_PREAUTH_FAILED
         | KRB5_PREAUTH_FAILED
         | KRB5KRB_AP_ERR_BAD_INTEGRITY

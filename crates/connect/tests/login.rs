@@ -413,3 +413,19 @@ async fn cancel_a_long_query() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_realm_krb5_conf_does_not_know() {
+    let env = env();
+    let mut c: Config = base(&env.realm).parse().unwrap();
+    c.kerberos_password("alice@NOWHERE.EXAMPLE", Secret::new("irrelevant-pass-9"));
+    let e = Connector::new(c)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::WrongRealm, "{e}");
+    assert!(e.fix().contains("[realms]"), "{}", e.fix());
+    assert!(!e.to_string().contains("irrelevant-pass-9"));
+}
