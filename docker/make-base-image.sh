@@ -6,7 +6,11 @@
 # an equivalent image from Debian's own package mirror: a minbase bookworm root filesystem
 # made by mmdebstrap, with documentation left out and no recommended packages, as the
 # official slim image is, and `docker import`ed under the same name. The packages the
-# realm's two Dockerfiles install are already in it, so building them needs no network.
+# realm's Dockerfiles install (kdc, postgres, and the Samba AD DC of the ad profile) are
+# already in it, so building them needs no network.
+#
+# An image this script made earlier with another package list (its comment names the list)
+# is made again; an image it did not make (Docker Hub's) is left alone.
 #
 # Usage: docker/make-base-image.sh [--force]
 #   --force   build and import again even when the image exists (the tarball cache is
@@ -24,8 +28,11 @@ IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 CACHE=${AURORA_KRB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aurora-krb}
-# What docker/kdc/Dockerfile and docker/postgres/Dockerfile install; keep the lists in step.
+# What docker/kdc/Dockerfile, docker/postgres/Dockerfile and docker/dc/Dockerfile install;
+# keep the lists in step.
 PACKAGES="krb5-kdc krb5-admin-server krb5-user openssl postgresql util-linux"
+PACKAGES+=" samba samba-ad-dc samba-ad-provision winbind iproute2 procps"
+MESSAGE="aurora-krb: Debian bookworm minbase with $PACKAGES"
 
 die() { echo "make-base-image.sh: $*" >&2; exit 1; }
 
@@ -39,7 +46,19 @@ esac
 command -v docker >/dev/null 2>&1 || die "docker not found: install Docker Engine (Debian: apt-get install docker.io)"
 docker info >/dev/null 2>&1 || die "the Docker daemon does not answer: start it (systemctl start docker) or check your access to its socket"
 
-if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+# 0 when the image is present and current: made elsewhere (Docker Hub's: the Dockerfiles
+# install what they need), or made here with the current package list.
+current() {
+    local comment
+    comment=$(docker image inspect -f '{{.Comment}}' "$IMAGE" 2>/dev/null) || return 1
+    case "$comment" in
+        "$MESSAGE") return 0 ;;
+        aurora-krb:*) echo "make-base-image.sh: $IMAGE was made with another package list: making it again"; return 1 ;;
+        *) return 0 ;;
+    esac
+}
+
+if [ "$force" = 0 ] && current; then
     echo "make-base-image.sh: $IMAGE is already present"
     exit 0
 fi
@@ -48,7 +67,7 @@ mkdir -p "$CACHE"
 # Two test runs may ask for the image at once: one builds it, the other waits and reuses it.
 exec 9>"$CACHE/make-base-image.lock"
 flock 9
-if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+if [ "$force" = 0 ] && current >/dev/null; then
     echo "make-base-image.sh: $IMAGE is already present"
     exit 0
 fi
@@ -100,6 +119,6 @@ echo "make-base-image.sh: importing $tarball as $IMAGE"
 docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' \
-    --message "aurora-krb: Debian bookworm minbase with $PACKAGES" \
+    --message "$MESSAGE" \
     "$tarball" "$IMAGE" >/dev/null
 echo "make-base-image.sh: $IMAGE created"

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Entry point of the realm's two containers (docker/compose.yaml).
+# Entry point of the realm's containers (docker/compose.yaml): the KDC (kdc, or dc in the ad
+# profile) and PostgreSQL (postgres, or postgres-ad).
 #
-# The realm's logic is all in realm.sh; this script only does what containers add to it:
+# The realm's logic is all in realm.sh (and realm-ad.sh for the Active Directory flavour);
+# this script only does what containers add to it:
 #   - it runs realm.sh with the realm folder at the path the HOST sees it under, so that the
 #     krb5.conf, realm.env and keytab paths written into the shared folder work on the host;
 #   - it provisions once per realm folder (init-kdc + init-tls in the kdc container, init-pg
 #     in the postgres container) and skips that when the folder is already provisioned;
+#   - in the ad flavour, it binds the domain controller to the container's own address (the
+#     one its published port leads to) and moves it there when the container is new;
 #   - it hands the files a client needs to the host user who owns the compose file;
 #   - it runs the service in the foreground (run-kdc, run-pg).
 #
@@ -16,9 +20,11 @@
 #                the compose file; ./realm-data when empty)
 #   HOST_PWD     the directory compose was started from, to place a relative REALM_DATA
 #   REALM_OWNER  uid:gid to hand the client files to (default: the compose file's owner)
+#   REALM_FLAVOR mit (the default: MIT Kerberos KDC) or ad (Samba AD domain controller)
 set -euo pipefail
 
 role=${1:-}
+flavor=${REALM_FLAVOR:-mit}
 MOUNT=/realm
 OWNER_REFERENCE=/etc/aurora-krb/compose.yaml
 KDC_READY=.docker-kdc-ready
@@ -30,6 +36,10 @@ die() { log "$*"; exit 1; }
 case "$role" in
     kdc | postgres) ;;
     *) echo "usage: realm-container.sh kdc|postgres" >&2; exit 2 ;;
+esac
+case "$flavor" in
+    mit | ad) ;;
+    *) die "REALM_FLAVOR=$flavor: the flavours are mit (the default) and ad" ;;
 esac
 mountpoint -q "$MOUNT" || die "$MOUNT is not a mount: bind-mount the realm folder there (see docker/compose.yaml)"
 : "${KDC_HOST_PORT:?KDC_HOST_PORT must name the KDC port published on the host}"
@@ -79,6 +89,18 @@ export CLIENT_KDC=127.0.0.1:$KDC_HOST_PORT CLIENT_PG_ADDR=127.0.0.1 CLIENT_PG_PO
 realm() { /usr/local/bin/realm.sh "$@"; }
 # What the folder was provisioned for: its host path and KDC address are written into it.
 stamp="REALM_DIR=$H CLIENT_KDC=$CLIENT_KDC"
+if [ "$flavor" = ad ]; then
+    stamp+=" FLAVOR=ad"
+    export FLAVOR=ad
+    if [ "$role" = kdc ]; then
+        # Samba binds the addresses it is given and nothing else: the container's own, where
+        # Docker sends the published port (0.0.0.0 is not an interface to it). From the
+        # interfaces, not from DNS.
+        AD_ADDR=$(hostname -I | tr ' ' '\n' | grep -m1 -E '^[0-9]+(\.[0-9]+){3}$') \
+            || die "the container has no IPv4 address for the domain controller to bind"
+        export AD_CONTAINER=1 AD_ADDR
+    fi
+fi
 
 owner() {
     if [ -n "${REALM_OWNER:-}" ]; then
@@ -106,12 +128,14 @@ provision_kdc() {
             "not for $stamp: start with the same REALM_DATA and KDC_HOST_PORT," \
             "or delete the folder (as root: its files belong to the containers' accounts)"
         log "the realm folder is provisioned already: skipping init"
+        # A container created anew may have another address than the one provisioned.
+        [ "$flavor" = mit ] || realm readdress
         return
     fi
     if [ -n "$(ls -A "$MOUNT")" ]; then
         # A run that stopped half-way: start again from nothing, but never wipe a folder
         # that is not a realm's.
-        [ -e "$MOUNT/kdc" ] || [ -e "$MOUNT/krb5.conf" ] \
+        [ -e "$MOUNT/kdc" ] || [ -e "$MOUNT/samba" ] || [ -e "$MOUNT/krb5.conf" ] \
             || die "the realm folder $H is not empty and holds no realm: choose an empty folder"
         # A complete realm made outside docker (realm.sh init, aurora-krb realm up) has a
         # realm.env; a half-made docker one never has.
@@ -152,7 +176,11 @@ case "$role" in
     kdc)
         provision_kdc
         hand_over
-        log "KDC for the realm in $H; clients reach it at $CLIENT_KDC"
+        if [ "$flavor" = ad ]; then
+            log "Samba AD domain controller on $AD_ADDR for the realm in $H; clients reach its KDC at $CLIENT_KDC"
+        else
+            log "KDC for the realm in $H; clients reach it at $CLIENT_KDC"
+        fi
         exec /usr/local/bin/realm.sh run-kdc
         ;;
     postgres)

@@ -1,7 +1,8 @@
 //! The realm in Docker, used from the host as docs/docker.md tells users to: compose builds and
 //! starts the KDC and PostgreSQL images under a project name of its own, with the realm's files
 //! exported to a temp folder and the services published on free 127.0.0.1 ports; then `kinit`
-//! and `psql` on the host log in with Kerberos over verified TLS.
+//! and `psql` on the host log in with Kerberos over verified TLS. Once with the MIT KDC (the
+//! default services), once with the Samba AD domain controller (the `ad` profile).
 //!
 //! Needs a Docker engine and compose (`docker compose` or `docker-compose`). Where no image
 //! registry is reachable, the base image is made from Debian's mirror first
@@ -25,6 +26,25 @@ const SKIP_VAR: &str = "AURORA_KRB_SKIP_DOCKER";
 /// run can tell the leftovers of a run that was killed.
 const PROJECT_PREFIX: &str = "akrbtest-";
 const KDC_IMAGE: &str = "aurora-krb/realm-kdc";
+
+/// Which KDC the compose realm runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flavor {
+    /// The default services: `kdc` (MIT Kerberos) and `postgres`.
+    Mit,
+    /// The `ad` profile: `dc` (Samba AD DC) and `postgres-ad`.
+    Ad,
+}
+
+impl Flavor {
+    /// The KDC's service and PostgreSQL's.
+    fn services(self) -> [&'static str; 2] {
+        match self {
+            Flavor::Mit => ["kdc", "postgres"],
+            Flavor::Ad => ["dc", "postgres-ad"],
+        }
+    }
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -142,6 +162,7 @@ fn free_port() -> Result<u16> {
 /// A compose project of this test; `down -v` when dropped, even when the test fails.
 struct Project {
     compose: Vec<String>,
+    flavor: Flavor,
     name: String,
     env: Vec<(String, String)>,
     data: PathBuf,
@@ -155,6 +176,11 @@ impl Project {
             .arg(&self.name)
             .arg("-f")
             .arg(repo().join("docker/compose.yaml"))
+            .args(match self.flavor {
+                Flavor::Mit => &[][..],
+                // Also for down and logs, which see only the services of the active profiles.
+                Flavor::Ad => &["--profile", "ad"][..],
+            })
             .args(args)
             .env_remove("REALM_OWNER")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
@@ -174,6 +200,10 @@ impl Project {
     fn up(&self, args: &[&str], limit: Duration) -> Result<()> {
         let mut all = vec!["up", "-d"];
         all.extend_from_slice(args);
+        if self.flavor == Flavor::Ad {
+            // As docs/docker.md says: naming the services starts them and not the MIT ones.
+            all.extend_from_slice(&self.flavor.services());
+        }
         run(&mut self.cmd(&all), limit, None)?
             .ok("compose up")
             .map(drop)
@@ -196,7 +226,7 @@ impl Project {
     /// Both services healthy: the KDC answers and PostgreSQL accepts connections.
     fn wait_healthy(&self, limit: Duration) -> Result<()> {
         let deadline = Instant::now() + limit;
-        for service in ["kdc", "postgres"] {
+        for service in self.flavor.services() {
             let id = self.container(service)?;
             loop {
                 let ran = run(
@@ -363,28 +393,45 @@ fn psql_as(env: &HashMap<String, String>, user: &str, ccache: &str) -> Result<St
     Ok(ran.stdout.trim().to_string())
 }
 
-#[test]
-fn compose_realm_serves_kerberos_logins_to_the_host() {
-    let compose = match docker_and_compose() {
-        Ok(c) => c,
+/// Docker and compose, or `None` when they are missing and the user asked to skip.
+fn docker_or_skip() -> Option<Vec<String>> {
+    match docker_and_compose() {
+        Ok(c) => Some(c),
         Err(why) if std::env::var(SKIP_VAR).as_deref() == Ok("1") => {
             // Straight to stderr: the test harness captures eprintln! of passing tests.
             let _ = writeln!(
                 std::io::stderr(),
                 "\n########## SKIPPED docker_realm: {why} ({SKIP_VAR}=1) ##########\n"
             );
-            return;
+            None
         }
         Err(why) => {
             panic!("{why}\n(on a machine without Docker, set {SKIP_VAR}=1 to skip this test)")
         }
+    }
+}
+
+#[test]
+fn compose_realm_serves_kerberos_logins_to_the_host() {
+    let Some(compose) = docker_or_skip() else {
+        return;
     };
-    if let Err(e) = compose_realm(compose) {
+    if let Err(e) = compose_realm(compose, Flavor::Mit) {
         panic!("{e:#}");
     }
 }
 
-fn compose_realm(compose: Vec<String>) -> Result<()> {
+#[test]
+fn compose_ad_profile_serves_kerberos_logins_from_a_samba_dc_to_the_host() {
+    let Some(compose) = docker_or_skip() else {
+        return;
+    };
+    if let Err(e) = compose_realm(compose, Flavor::Ad) {
+        panic!("{e:#}");
+    }
+}
+
+fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
     remove_stale_projects()?;
 
     let started = Instant::now();
@@ -406,7 +453,13 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
     let millis = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let project = Project {
         compose,
-        name: format!("{PROJECT_PREFIX}{}-{millis}", std::process::id()),
+        flavor,
+        // Both tests of this binary run at once, in one process: the flavour tells them apart.
+        name: format!(
+            "{PROJECT_PREFIX}{}-{millis}-{}",
+            std::process::id(),
+            format!("{flavor:?}").to_lowercase()
+        ),
         env: vec![
             ("REALM_DATA".into(), data.display().to_string()),
             ("KDC_HOST_PORT".into(), kdc_port.to_string()),
@@ -418,12 +471,13 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
     let started = Instant::now();
     project.up(&["--build"], Duration::from_secs(900))?;
     eprintln!(
-        "docker_realm: build and up (provisioning included) took {:.1?}",
+        "docker_realm ({flavor:?}): build and up (provisioning included) took {:.1?}",
         started.elapsed()
     );
 
     // Published on loopback only.
-    for (service, inner, port) in [("kdc", "88", kdc_port), ("postgres", "5432", pg_port)] {
+    let [kdc_service, pg_service] = flavor.services();
+    for (service, inner, port) in [(kdc_service, "88", kdc_port), (pg_service, "5432", pg_port)] {
         let ran = run(
             &mut project.cmd(&["port", service, inner]),
             Duration::from_secs(30),
@@ -457,7 +511,7 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
     // alice: a password login with kinit, then psql with verified TLS and GSSAPI.
     let password = data.join("secrets/alice.password");
     let alice_cc = env["KRB5CCNAME"].clone();
-    run(
+    let kinit = run(
         host_cmd("kinit", &env).arg("alice"),
         Duration::from_secs(30),
         Some(&password),
@@ -467,6 +521,9 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
         psql_as(&env, "alice@CORP.EXAMPLE.COM", &alice_cc)?,
         "t|alice@CORP.EXAMPLE.COM|t|alice@CORP.EXAMPLE.COM"
     );
+    if flavor == Flavor::Ad {
+        ad_is_active_directory(&env, &kinit, tmp.path(), &password)?;
+    }
 
     // app-svc: the exported client keytab works on the host.
     let app_cc = format!("FILE:{}", tmp.path().join("app-svc.ccache").display());
@@ -487,7 +544,8 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
     );
 
     // `up` again on the same folder: nothing is provisioned anew. The ticket from before still
-    // works (same KDC and service keys) and alice's password is the same.
+    // works (same KDC and service keys) and alice's password is the same. The new containers
+    // may have other addresses: the DC moves to its new one.
     let password_before = fs::read_to_string(&password)?;
     run(
         &mut project.cmd(&["down", "-t", "10"]),
@@ -498,7 +556,7 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
     let started = Instant::now();
     project.up(&[], Duration::from_secs(300))?;
     eprintln!(
-        "docker_realm: up on a provisioned folder took {:.1?}",
+        "docker_realm ({flavor:?}): up on a provisioned folder took {:.1?}",
         started.elapsed()
     );
     assert_eq!(
@@ -516,7 +574,110 @@ fn compose_realm(compose: Vec<String>) -> Result<()> {
         Some(&password),
     )?
     .ok("kinit alice after restart")?;
+    if flavor == Flavor::Ad {
+        ad_keeps_to_its_container(&project)?;
+    }
 
     drop(project);
     Ok(())
 }
+
+/// What only Active Directory does, seen from the host: kinit hears of the password's expiry,
+/// and user names match in any case (an MIT KDC refuses `Alice`).
+fn ad_is_active_directory(
+    env: &HashMap<String, String>,
+    kinit: &Ran,
+    tmp: &Path,
+    password: &Path,
+) -> Result<()> {
+    let said = format!("{}{}", kinit.stdout, kinit.stderr);
+    ensure!(
+        said.contains("password will expire"),
+        "kinit alice against the DC must print AD's password expiry warning; it said: {said}"
+    );
+    let cc = format!("FILE:{}", tmp.join("Alice.ccache").display());
+    run(
+        host_cmd("kinit", env).env("KRB5CCNAME", &cc).arg("Alice"),
+        Duration::from_secs(30),
+        Some(password),
+    )?
+    .ok("kinit Alice (AD matches user names in any case)")?;
+    Ok(())
+}
+
+/// The DC binds its container's own address only, and its DNS forwards nothing: a name outside
+/// its zone gets NXDOMAIN at once (a forwarder would answer something else, or time out), while
+/// its own name resolves to its current address.
+fn ad_keeps_to_its_container(project: &Project) -> Result<()> {
+    let id = project.container("dc")?;
+    let addr = run(
+        Command::new("docker").args([
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &id,
+        ]),
+        Duration::from_secs(30),
+        None,
+    )?
+    .ok("docker inspect")?
+    .stdout
+    .trim()
+    .to_string();
+    ensure!(!addr.is_empty(), "the dc container has no address");
+
+    let ss = run(
+        Command::new("docker").args(["exec", &id, "ss", "-Hlntup"]),
+        Duration::from_secs(30),
+        None,
+    )?
+    .ok("ss in the dc container")?;
+    // Docker's own DNS also listens in the container (127.0.0.11), in no process of it.
+    let samba: Vec<&str> = ss
+        .stdout
+        .lines()
+        .filter(|l| l.contains("users:(("))
+        .collect();
+    let local = |l: &str| l.split_whitespace().nth(4).unwrap_or("").to_string();
+    ensure!(
+        samba.iter().any(|l| local(l) == format!("{addr}:88")),
+        "the DC must listen on {addr}:88:\n{}",
+        ss.stdout
+    );
+    for l in &samba {
+        ensure!(
+            local(l).starts_with(&format!("{addr}:")),
+            "every socket of the DC must be on the container's address {addr}: {l}"
+        );
+    }
+
+    let asked = run(
+        Command::new("docker").args(["exec", &id, "python3", "-c", DNS_QUERY, &addr]),
+        Duration::from_secs(30),
+        None,
+    )?
+    .ok("DNS queries to the DC")?;
+    assert_eq!(
+        asked.stdout.trim(),
+        format!("dc1.corp.example.com rcode=0 {addr}\noutside.aurora-krb.invalid rcode=3"),
+        "the DC's DNS must answer its own name with its address and NXDOMAIN for the rest"
+    );
+    Ok(())
+}
+
+/// A DNS client for the dc container's Python (it has no dig): asks the server argv[1] for two
+/// A records and prints each answer's rcode and first address.
+const DNS_QUERY: &str = r#"
+import socket, struct, sys
+for name in ("dc1.corp.example.com", "outside.aurora-krb.invalid"):
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + q, (sys.argv[1], 53))
+    d = s.recv(4096)
+    line = "%s rcode=%d" % (name, d[3] & 15)
+    i = 12 + len(q)
+    if struct.unpack(">H", d[6:8])[0] and struct.unpack(">H", d[i + 2:i + 4])[0] == 1:
+        line += " " + socket.inet_ntoa(d[i + 12:i + 16])
+    print(line)
+"#;

@@ -24,6 +24,8 @@
 #   status      print which services run
 #   env         print the client environment (export lines), also kept in realm.env
 #   template    only make the cached provisioned template (init does it when missing)
+#   readdress   move a stopped DC to AD_ADDR (its interfaces and DNS records), e.g. when a
+#               container is created anew with another address on a provisioned folder
 #   fault NAME [USER]  inject an AD-only fault; heal NAME [USER] undoes it. NAME is one of
 #               rc4-only          the service account allows only RC4 (msDS-SupportedEncryptionTypes=4)
 #               spn-missing       no account holds postgres/DB_HOST
@@ -199,11 +201,23 @@ provision() {
     # An empty input configuration: without it, provision copies /etc/samba/smb.conf's
     # settings and takes the machine's resolver as its DNS forwarder. The interfaces keep the
     # machine's own addresses (an IPv6 one would become an AAAA record) out of the zone.
-    local batch=""
+    local batch="" acls=()
+    # Provisioning writes the sysvol's NT ACLs as security.* extended attributes, which need
+    # CAP_SYS_ADMIN: a container's root (docker build included) lacks it. There they go to a
+    # tdb file (Samba's xattr_tdb module) instead; nothing the realm runs reads them.
+    # shellcheck disable=SC2016 # Python's code, not the shell's
+    if ! "$(samba_python)" -c '
+import os, sys
+os.setxattr(sys.argv[1], "security.aurora_krb_probe", b"1")
+os.removexattr(sys.argv[1], "security.aurora_krb_probe")' "$dir" 2>/dev/null; then
+        acls=(--option="vfs objects=dfs_samba4 acl_xattr xattr_tdb"
+              --option="xattr_tdb:file=$dir/samba/state/xattr.tdb")
+    fi
     add domain provision -s "$dir/empty.conf" --realm="$REALM" --domain="$AD_DOMAIN" \
         --server-role=dc --dns-backend=SAMBA_INTERNAL --host-name="$AD_DC_NAME" \
         --host-ip="$AD_TEMPLATE_ADDR" --base-schema=2008_R2 --option="dns forwarder=" \
         --option="interfaces=$AD_TEMPLATE_ADDR/8" --option="bind interfaces only=yes" \
+        "${acls[@]}" \
         --adminpass="@file:$dir/secrets/Administrator.password" \
         --targetdir="$dir/samba"
     printf '%s' "$batch" | RESOLV_CONF=/dev/null samba_batch "$dir/empty.conf" >"$log" 2>&1 \
@@ -421,6 +435,22 @@ fault() {
     [ "$rc" = 0 ] || { printf '%s\n' "$out" | tail -3 >&2; die "$mode $name failed"; }
 }
 
+# Moves a stopped DC to AD_ADDR: its interfaces, resolver file and DNS A records. A container
+# gets a new address when it is created anew on a provisioned realm folder.
+readdress() {
+    [ -f "$SMB_CONF" ] || die "the realm in $D is not initialised: run init first"
+    local pid old
+    if pid=$(dc_pid) && is_our_samba "$pid"; then
+        die "the domain controller runs (pid $pid): stop it (stop-kdc) before moving it to $AD_ADDR"
+    fi
+    old=$(sed -n 's|^[[:space:]]*interfaces = \([^/[:space:]]*\).*|\1|p' "$SMB_CONF")
+    [ -n "$old" ] || die "$SMB_CONF names no interface: remove the realm folder and init again"
+    [ "$old" = "$AD_ADDR" ] && return 0
+    write_smb_conf
+    printf 'dns-retarget %s %s\n' "$old" "$AD_ADDR" | samba_batch "$SMB_CONF" >>"$S/log/provision.log" 2>&1 \
+        || { tail -5 "$S/log/provision.log" >&2; die "moving the DC's DNS records to $AD_ADDR failed"; }
+}
+
 # AD time: 100 ns intervals since 1601-01-01.
 AD_NEVER=9223372036854775807
 ad_time_yesterday() { echo $(( ($(date +%s) - 86400 + 11644473600) * 10000000 )); }
@@ -451,6 +481,7 @@ case "$cmd" in
     status)    status_ad ;;
     env)       print_env ;;
     template)  need_samba; ensure_template ;;
+    readdress) readdress ;;
     fault|heal) fault "$cmd" "${2:-}" "${3:-}" ;;
     *)         die "unknown command '${cmd}': see the usage at the top of this script" ;;
 esac
