@@ -645,3 +645,144 @@ fn fault_catalogue() {
     );
     assert_eq!(results.len(), FAULTS.len());
 }
+
+#[path = "../crates/domain/tests/support/moto.rs"]
+mod moto;
+
+/// `check --cluster` against moto in server mode (the AWS side) and the realm (the
+/// Kerberos side), with nothing of the machine's AWS setup.
+fn check_with_cluster(realm: &Realm, moto: &moto::Moto, cluster: &str, cc: &Path) -> Value {
+    let out = realm
+        .command(binary())
+        .arg("check")
+        .arg(realm.conninfo("alice"))
+        .args(["--cluster", cluster, "--region", moto::REGION])
+        .args(["--format", "json", "--timeout", "5"])
+        .env("KRB5CCNAME", format!("FILE:{}", cc.display()))
+        .env("HOME", "/nonexistent/aurora-krb-test-home")
+        .env(
+            "AWS_CONFIG_FILE",
+            "/nonexistent/aurora-krb-test-home/config",
+        )
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aurora-krb-test-home/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", moto.url())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdin(Stdio::null())
+        .output()
+        .expect("aurora-krb runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn cluster_checks_come_first_and_a_joined_cluster_passes() {
+    binary();
+    let moto = moto::Moto::start();
+    moto.joined_cluster("orders", "corp.example.com", 70, 1);
+    let realm = realm_for(RealmKind::Shared);
+    let cc = fresh_ccache(&realm, "alice");
+    let report = check_with_cluster(&realm, &moto, "orders", &cc);
+    let s = statuses(&report);
+    let ids: Vec<&str> = s.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(
+        ids[..5],
+        [
+            "aws.cluster",
+            "aws.membership",
+            "aws.directory",
+            "aws.network",
+            "krb5.config"
+        ],
+        "{report:#}"
+    );
+    for (id, status) in &s {
+        if id.starts_with("aws.") {
+            assert_ne!(status, "skip", "{id}: {report:#}");
+            assert_ne!(status, "fail", "{id}: {report:#}");
+        } else {
+            assert_eq!(status, "pass", "{id}: {report:#}");
+        }
+    }
+}
+
+#[test]
+fn a_cluster_outside_the_directory_is_the_root_cause() {
+    binary();
+    let moto = moto::Moto::start();
+    let vpc = moto.create_vpc("10.71.0.0/16");
+    let a = moto.create_subnet(&vpc, "10.71.1.0/24", "us-east-1a");
+    let b = moto.create_subnet(&vpc, "10.71.2.0/24", "us-east-1b");
+    moto.rds(
+        "CreateDBSubnetGroup",
+        &[
+            ("DBSubnetGroupName", "plain-subnets"),
+            ("DBSubnetGroupDescription", "test"),
+            ("SubnetIds.SubnetIdentifier.1", &a),
+            ("SubnetIds.SubnetIdentifier.2", &b),
+        ],
+    );
+    moto.rds(
+        "CreateDBCluster",
+        &[
+            ("DBClusterIdentifier", "plain"),
+            ("Engine", "aurora-postgresql"),
+            ("MasterUsername", "postgres"),
+            ("MasterUserPassword", "Not-a-secret-1"),
+            ("DBSubnetGroupName", "plain-subnets"),
+        ],
+    );
+    moto.rds(
+        "CreateDBInstance",
+        &[
+            ("DBInstanceIdentifier", "plain-1"),
+            ("DBClusterIdentifier", "plain"),
+            ("Engine", "aurora-postgresql"),
+            ("DBInstanceClass", "db.r6g.large"),
+            ("DBSubnetGroupName", "plain-subnets"),
+        ],
+    );
+    let realm = realm_for(RealmKind::Shared);
+    let cc = fresh_ccache(&realm, "alice");
+    let report = check_with_cluster(&realm, &moto, "plain", &cc);
+    let first = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "fail")
+        .unwrap_or_else(|| panic!("nothing failed: {report:#}"));
+    assert_eq!(first["id"], "aws.membership", "{report:#}");
+    assert!(
+        first["cause"].as_str().unwrap().contains("not joined"),
+        "{report:#}"
+    );
+    assert_eq!(report["ok"], false);
+    // A missing cluster fails aws.cluster and skips the other AWS checks.
+    let report = check_with_cluster(&realm, &moto, "no-such-cluster", &cc);
+    let s = statuses(&report);
+    assert_eq!(s[0], ("aws.cluster".into(), "fail".into()), "{report:#}");
+    assert!(s[1..4].iter().all(|(_, st)| st == "skip"), "{report:#}");
+}

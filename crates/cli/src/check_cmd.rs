@@ -102,6 +102,8 @@ fn build_config(
 ) -> Result<Config, String> {
     let mut config = Config::from_env_and(args.conninfo.as_deref().unwrap_or(""))
         .map_err(|e| format!("{e}\nfix: {}", e.fix()))?;
+    // The cluster's endpoint only when no host is given anywhere (flag, string, PGHOST).
+    let no_host = args.host.is_none() && config.get_host().is_none();
     let mut set = |k: &str, v: &str| -> Result<(), String> {
         config
             .set(k, v)
@@ -109,7 +111,7 @@ fn build_config(
             .map_err(|e| format!("--{k}: {e}\nfix: {}", e.fix()))
     };
     if let Some((host, port)) = aws_host
-        && args.host.is_none()
+        && no_host
     {
         set("host", host)?;
         if let Some(p) = port {
@@ -231,6 +233,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             Ok(c) => c,
             Err(e) => return Err(e),
         };
+        if config.get_host().is_none() && config.get_hostaddr().is_none() && !checks.is_empty() {
+            // --cluster gave no endpoint: report what AWS said, the rest cannot run.
+            for id in check::ORDER.iter().filter(|id| !id.starts_with("aws.")) {
+                checks.push(CheckResult::skip(
+                    id,
+                    "skipped: no host (--host not given and the cluster's endpoint is unknown)",
+                ));
+            }
+            let mut t = Map::new();
+            t.insert("cluster".into(), json!(args.cluster));
+            return Ok(Report::new(t, checks));
+        }
         if config.get_host().is_none() && config.get_hostaddr().is_none() {
             return Err(
                 "no host given: pass --host, a connection string with host=, PGHOST, or --cluster"

@@ -38,7 +38,7 @@ pub async fn aws_checks(
             let mut first = CheckResult::fail(
                 "aws.cluster",
                 format!("cannot describe the cluster {cluster}"),
-                e.to_string(),
+                e.message(),
                 e.fix(),
             )
             .with_detail("error", e.id());
