@@ -596,6 +596,35 @@ fn fault_catalogue() {
                 .push((fault.name, verify(fault, &o), o));
         }
     });
+    // Text, piped: one line per check, no colour codes, the verdict at the end.
+    let setup = inject(&shared, Injection::Nothing);
+    let mut cmd = shared.command(binary());
+    cmd.arg("check").arg(&setup.conninfo).stdin(Stdio::null());
+    cmd.env_remove("NO_COLOR");
+    for (k, v) in &setup.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "colour codes in piped output:\n{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("  pass  ")).count(),
+        9,
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("The Kerberos login works."),
+        "{text}"
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "no progress output when not on a terminal"
+    );
+
     let mut results = results.into_inner().unwrap();
     results.sort_by_key(|(name, ..)| FAULTS.iter().position(|f| f.name == *name));
     let mut failures = Vec::new();
@@ -785,4 +814,31 @@ fn a_cluster_outside_the_directory_is_the_root_cause() {
     let s = statuses(&report);
     assert_eq!(s[0], ("aws.cluster".into(), "fail".into()), "{report:#}");
     assert!(s[1..4].iter().all(|(_, st)| st == "skip"), "{report:#}");
+}
+
+#[test]
+fn usage_errors_exit_2_before_any_network_step() {
+    let bin = binary();
+    for args in [
+        &["check", "--timeout", "0"][..],
+        &["check", "host=db.example.test sslmode=bogus"][..],
+        &["check", "host=db.example.test nosuchkey=1"][..],
+        &["check", "postgresql://alice:secret@db.example.test/app"][..],
+        &["check", "--format", "xml"][..],
+    ] {
+        let out = Command::new(&bin)
+            .args(args)
+            .env("KRB5_CONFIG", "/nonexistent/krb5.conf")
+            .env_remove("PGHOST")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            !stderr.contains("secret"),
+            "{args:?} echoes the password: {stderr}"
+        );
+    }
 }
