@@ -46,6 +46,10 @@ enum Injection {
     RealmMissingFromConf,
     WrongCa,
     StopServer,
+    /// This machine's clock 10 minutes ahead (libfaketime, for the check and psql alike).
+    ClockAhead,
+    /// The server's keytab holds an old key of its principal.
+    ServerKeytabStale,
 }
 
 struct Fault {
@@ -190,6 +194,22 @@ const FAULTS: &[Fault] = &[
         inject: Injection::Nothing,
         first_fail: Some("server.tls"),
         cause_words: &["other.example.test", "not db.example.test"],
+        psql: true,
+    },
+    Fault {
+        name: "client clock 10 minutes ahead",
+        realm: RealmKind::Shared,
+        inject: Injection::ClockAhead,
+        first_fail: Some("krb5.clock"),
+        cause_words: &["ahead of the KDC", "more than the allowed 300 s"],
+        psql: true,
+    },
+    Fault {
+        name: "server keytab stale (key changed)",
+        realm: RealmKind::Own,
+        inject: Injection::ServerKeytabStale,
+        first_fail: Some("server.auth"),
+        cause_words: &["postgres/db.example.test", "keytab", "outdated"],
         psql: true,
     },
     Fault {
@@ -396,6 +416,26 @@ fn inject(realm: &Realm, how: Injection) -> Setup {
             );
             setup.conninfo = format!("{} sslrootcert={}", setup.conninfo, ca.display());
             setup.env.push(cc_env(&fresh_ccache(realm, "alice")));
+        }
+        Injection::ClockAhead => {
+            let lib = Path::new("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1");
+            assert!(
+                lib.exists(),
+                "{} is missing: install Debian's faketime package",
+                lib.display()
+            );
+            setup.env.push(cc_env(&fresh_ccache(realm, "alice")));
+            setup
+                .env
+                .push(("LD_PRELOAD".into(), lib.display().to_string()));
+            setup.env.push(("FAKETIME".into(), "+600s".into()));
+        }
+        Injection::ServerKeytabStale => {
+            let cc = fresh_ccache(realm, "alice");
+            realm
+                .kadmin(&format!("cpw -randkey postgres/{}", realm.db_host()))
+                .unwrap();
+            setup.env.push(cc_env(&cc));
         }
         Injection::StopServer => {
             let cc = fresh_ccache(realm, "alice");

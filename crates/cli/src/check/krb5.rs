@@ -576,9 +576,10 @@ pub async fn kdc_checks(
         ),
         Some((skew_us, rtt, addr, kdc_us)) => {
             let skew = skew_us as f64 / 1e6;
-            let sign = if skew >= 0.0 { "ahead of" } else { "behind" };
+            // skew = KDC - local: a negative skew means this machine runs ahead.
+            let sign = if skew >= 0.0 { "behind" } else { "ahead of" };
             let text = format!(
-                "the KDC's clock is {:.1} s {sign} this machine's (±1 s: a KDC stamps its \
+                "this machine's clock is {:.1} s {sign} the KDC's (±1 s: a KDC stamps its \
                  answers with a clock it refreshes lazily)",
                 skew.abs()
             );
