@@ -331,6 +331,7 @@ impl Connector {
             service: &self.inner.service,
             password_fallback: c.password_fallback.as_ref(),
             tls: secured.transport.is_tls(),
+            pipeline: c.password_fallback.is_none(),
             channel_binding: match (&secured.transport, c.password_fallback.is_some()) {
                 (Transport::Tls(t), true) => t.get_ref().tls_server_end_point().ok().flatten(),
                 _ => None,

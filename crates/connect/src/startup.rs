@@ -113,6 +113,8 @@ pub(crate) struct AuthSettings<'a> {
     pub service: &'a str,
     pub password_fallback: Option<&'a Secret>,
     pub tls: bool,
+    /// Send the first Kerberos token together with the StartupMessage.
+    pub pipeline: bool,
     /// `tls-server-end-point` data of the TLS channel, for SCRAM-SHA-256-PLUS.
     pub channel_binding: Option<Vec<u8>>,
     pub read_timeout: Duration,
@@ -190,18 +192,34 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     I: Initiator,
 {
-    let mut out = BytesMut::with_capacity(256);
+    let mut out = BytesMut::with_capacity(256 + first_token.len());
     startup.encode(&mut out)?;
+    let mut first = Some(first_token);
+    // Sending the first token right behind the StartupMessage saves the round trip of
+    // waiting for AuthenticationGSS: the server reads it from its buffer once it asks. It
+    // reveals nothing more than answering would (any peer can send AuthenticationGSS), but
+    // a server that wants a password would read it as a SASL message, so not when a
+    // password fallback is allowed.
+    let mut pipelined = false;
+    if settings.pipeline
+        && let Some(tok) = first.take()
+    {
+        frontend::sasl_response(&tok, &mut out)
+            .map_err(|e| Error::protocol(format!("token cannot be framed: {e}")))?;
+        pipelined = true;
+    }
     send(stream, &mut out).await?;
 
     let mut buf = BytesMut::with_capacity(8192);
-    let mut first = Some(first_token);
     let mut scram: Option<ScramSha256> = None;
     let mut used_password = false;
-    let mut tokens = (0usize, 0usize);
+    let mut tokens = (usize::from(pipelined), 0usize);
     loop {
         let msg = read_message(stream, &mut buf, settings.read_timeout).await?;
         match msg {
+            Message::AuthenticationGss | Message::AuthenticationSspi if pipelined => {
+                pipelined = false;
+            }
             Message::AuthenticationGss | Message::AuthenticationSspi => {
                 let tok = first
                     .take()
@@ -212,7 +230,7 @@ where
                 tokens.0 += 1;
             }
             Message::AuthenticationGssContinue(body) => {
-                if first.is_some() {
+                if first.is_some() || pipelined {
                     return Err(Error::protocol(
                         "the server sent a Kerberos token before asking for Kerberos",
                     ));
@@ -234,7 +252,7 @@ where
             }
             Message::AuthenticationOk => {
                 if !used_password {
-                    if first.is_some() {
+                    if first.is_some() || pipelined {
                         return Err(not_proven(
                             "it accepted the login without any Kerberos exchange; a `trust` \
                              line in pg_hba.conf, or not the real server",
@@ -491,6 +509,7 @@ pub(crate) mod tests {
             service: "postgres/db.example.test",
             password_fallback: fallback,
             tls: true,
+            pipeline: fallback.is_none(),
             channel_binding: None,
             read_timeout: Duration::from_secs(2),
         };
@@ -648,6 +667,7 @@ pub(crate) mod tests {
             service: "postgres/h",
             password_fallback: None,
             tls: true,
+            pipeline: true,
             channel_binding: None,
             read_timeout: Duration::from_millis(100),
         };
