@@ -168,11 +168,29 @@ fn target(connector: &Connector, service_principal: &str) -> Map<String, Value> 
         "sslrootcert".into(),
         json!(c.get_ssl_root_cert().map(|p| p.display().to_string())),
     );
-    // The credential source by name only (a Debug of the source never shows a password).
-    t.insert(
-        "credentials".into(),
-        format!("{:?}", c.get_credentials()).into(),
-    );
+    // The credential source by name only, never a password.
+    let creds = match c.get_credentials() {
+        aurora_krb_connect::CredentialSource::Cache { name, principal } => format!(
+            "credential cache {}{}",
+            name.as_deref().unwrap_or("(default: KRB5CCNAME)"),
+            principal
+                .as_deref()
+                .map(|p| format!(" as {p}"))
+                .unwrap_or_default()
+        ),
+        aurora_krb_connect::CredentialSource::Keytab { path, principal } => format!(
+            "keytab {}{}",
+            path.display(),
+            principal
+                .as_deref()
+                .map(|p| format!(" as {p}"))
+                .unwrap_or_default()
+        ),
+        aurora_krb_connect::CredentialSource::Password { principal, .. } => {
+            format!("password of {principal}")
+        }
+    };
+    t.insert("credentials".into(), creds.into());
     t
 }
 

@@ -230,12 +230,14 @@ pub async fn config_check(
              a cross-realm trust and both realms' KDCs"
         ));
     }
+    let mut kdc_lists = serde_json::Map::new();
     for r in &realms {
         let kdcs = conf.kdcs(r);
-        details.insert(
-            format!("kdcs_{r}"),
+        kdc_lists.insert(
+            r.clone(),
             json!(kdcs.iter().map(|k| k.written.clone()).collect::<Vec<_>>()),
         );
+        details.insert("kdcs".into(), Value::Object(kdc_lists.clone()));
         if kdcs.is_empty() && !conf.dns_lookup_kdc() {
             let what = if conf.has_realm(r) {
                 format!("the [realms] entry for {r} lists no kdc")
