@@ -128,6 +128,16 @@ impl Connector {
     /// to the network or the KDC.
     pub fn new(config: Config) -> Result<Connector, Error> {
         config.validate()?;
+        if let CredentialSource::Keytab { path, .. } = &config.credentials {
+            // MIT reports a missing keytab only at the first login, in its own words.
+            std::fs::File::open(path).map_err(|e| {
+                Error::config(
+                    format!("the client keytab {} cannot be read: {e}", path.display()),
+                    "give the path of the keytab exported for the service account, readable \
+                     by the user this program runs as",
+                )
+            })?;
+        }
         let tls = tls::TlsSetup::new(&config)?;
         let host = config.get_krb_host().unwrap_or_default().to_string();
         let (hostbased, service) = gss::service_names(config.get_krbsrvname(), &host);

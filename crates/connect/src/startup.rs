@@ -698,6 +698,58 @@ pub(crate) mod tests {
             }
         }
 
+        /// The whole authentication loop against a server that sends random sequences of
+        /// auth requests, errors, notices and garbage, then closes: it ends in an outcome or
+        /// an error, never a panic or a hang, and never accepts an unproven server.
+        #[test]
+        fn auth_loop_never_panics(
+            msgs in proptest::collection::vec((0u8..4, -1i32..13, proptest::collection::vec(any::<u8>(), 0..40)), 0..6),
+            garbage in proptest::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let r = rt.block_on(async move {
+                let mut bytes = Vec::new();
+                for (kind, code, body) in msgs {
+                    match kind {
+                        0 => bytes.extend(auth(code, &body)),
+                        1 => bytes.extend(error_response("28000", &String::from_utf8_lossy(&body))),
+                        2 => {
+                            bytes.push(b'N');
+                            bytes.extend(((body.len() + 4) as u32).to_be_bytes());
+                            bytes.extend(&body);
+                        }
+                        _ => bytes.extend(body),
+                    }
+                }
+                bytes.extend(garbage);
+                let (mut client, server) = tokio::io::duplex(1 << 16);
+                let (mut rd, mut wr) = tokio::io::split(server);
+                let srv = tokio::spawn(async move {
+                    let _ = wr.write_all(&bytes).await;
+                    let _ = wr.shutdown().await;
+                    let mut sink = Vec::new();
+                    let _ = rd.read_to_end(&mut sink).await;
+                });
+                let settings = AuthSettings {
+                    user: "u",
+                    service: "postgres/h",
+                    password_fallback: None,
+                    tls: true,
+                    pipeline: true,
+                    channel_binding: None,
+                    read_timeout: Duration::from_secs(5),
+                };
+                let mut i = init(1);
+                let r = authenticate(&mut client, &startup(), &mut i, b"tok".to_vec(), &settings).await;
+                drop(client);
+                let _ = srv.await;
+                r
+            });
+            if let Ok(out) = r {
+                prop_assert!(out.flags.mutual());
+            }
+        }
+
         /// Well-formed auth requests with random codes and bodies never panic the loop.
         #[test]
         fn auth_bodies_never_panic(code in -2i32..16, body in proptest::collection::vec(any::<u8>(), 0..64)) {

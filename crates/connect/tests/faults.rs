@@ -88,4 +88,24 @@ async fn kdc_and_server_faults() {
         current_user(&Connector::new(cache_config(env, &cold_cc)).unwrap()).await,
         realm.principal("alice")
     );
+
+    // The server's keytab goes stale (its key changed in the KDC): a fresh service ticket
+    // is refused by the server, and the error says it is the server's side.
+    let fresh_cc = realm.dir().join("fresh.ccache");
+    realm.kinit("alice", &fresh_cc).unwrap();
+    realm
+        .kadmin(&format!("cpw -randkey {}", realm.service_principal()))
+        .unwrap();
+    let e = Connector::new(cache_config(env, &fresh_cc))
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::ServerGss, "{e}");
+    assert_eq!(
+        e.principal(),
+        Some(format!("postgres/{}", realm.db_host()).as_str())
+    );
+    assert!(e.cause().contains("keytab"), "{}", e.cause());
 }
