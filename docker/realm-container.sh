@@ -125,7 +125,8 @@ provision_kdc() {
         local was
         was=$(cat "$MOUNT/$KDC_READY")
         [ "$was" = "$stamp" ] || die "the realm folder was provisioned for $was," \
-            "not for $stamp: start with the same REALM_DATA and KDC_HOST_PORT," \
+            "not for $stamp: start with the same REALM_DATA and KDC_HOST_PORT" \
+            "and the same flavour (FLAVOR=ad: the ad profile's services dc and postgres-ad)," \
             "or delete the folder (as root: its files belong to the containers' accounts)"
         log "the realm folder is provisioned already: skipping init"
         # A container created anew may have another address than the one provisioned.

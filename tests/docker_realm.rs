@@ -25,7 +25,6 @@ const SKIP_VAR: &str = "AURORA_KRB_SKIP_DOCKER";
 /// Every project this test starts is named `PROJECT_PREFIX<pid>-<millis>`, so that a later
 /// run can tell the leftovers of a run that was killed.
 const PROJECT_PREFIX: &str = "akrbtest-";
-const KDC_IMAGE: &str = "aurora-krb/realm-kdc";
 
 /// Which KDC the compose realm runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,6 +41,14 @@ impl Flavor {
         match self {
             Flavor::Mit => ["kdc", "postgres"],
             Flavor::Ad => ["dc", "postgres-ad"],
+        }
+    }
+
+    /// The KDC's image, which the test has built: it also cleans the realm folder up.
+    fn kdc_image(self) -> &'static str {
+        match self {
+            Flavor::Mit => "aurora-krb/realm-kdc",
+            Flavor::Ad => "aurora-krb/realm-dc",
         }
     }
 }
@@ -284,7 +291,13 @@ impl Drop for Project {
                 Command::new("docker")
                     .args(["run", "--rm", "--entrypoint", "find", "-v"])
                     .arg(format!("{}:/realm", self.data.display()))
-                    .args([KDC_IMAGE, "/realm", "-mindepth", "1", "-delete"]),
+                    .args([
+                        self.flavor.kdc_image(),
+                        "/realm",
+                        "-mindepth",
+                        "1",
+                        "-delete",
+                    ]),
                 Duration::from_secs(60),
                 None,
             );
@@ -442,7 +455,7 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
     )?
     .ok("docker/make-base-image.sh")?;
     eprintln!(
-        "docker_realm: base image ready after {:.1?}",
+        "docker_realm ({flavor:?}): base image ready after {:.1?}",
         started.elapsed()
     );
 
