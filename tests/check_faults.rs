@@ -50,6 +50,10 @@ enum Injection {
     ClockAhead,
     /// The server's keytab holds an old key of its principal.
     ServerKeytabStale,
+    /// The service ticket is in the cache, then the KDC stops.
+    StopKdcTicketCached,
+    /// A socket that accepts TCP but never answers, in place of the server.
+    SilentServer,
 }
 
 struct Fault {
@@ -62,6 +66,9 @@ struct Fault {
     cause_words: &'static [&'static str],
     /// Whether psql is run too (not where it would hang for 27 s).
     psql: bool,
+    /// Checks that must still pass after the first failure (the fault does not stop the
+    /// login itself).
+    then_pass: &'static [&'static str],
 }
 
 const FAULTS: &[Fault] = &[
@@ -72,6 +79,7 @@ const FAULTS: &[Fault] = &[
         first_fail: None,
         cause_words: &[],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "KDC stopped",
@@ -80,6 +88,16 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.kdc"),
         cause_words: &["refused", "no KDC listens"],
         psql: true,
+        then_pass: &[],
+    },
+    Fault {
+        name: "KDC stopped, service ticket already cached",
+        realm: RealmKind::Own,
+        inject: Injection::StopKdcTicketCached,
+        first_fail: Some("krb5.kdc"),
+        cause_words: &["refused"],
+        psql: true,
+        then_pass: &["krb5.service-ticket", "server.auth", "server.role"],
     },
     Fault {
         name: "KDC accepts but never answers",
@@ -88,6 +106,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.kdc"),
         cause_words: &["does not answer", "no answer within"],
         psql: false,
+        then_pass: &[],
     },
     Fault {
         name: "wrong krbsrvname",
@@ -99,6 +118,7 @@ const FAULTS: &[Fault] = &[
             "registered as postgres/db.example.test",
         ],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "host does not match the service principal",
@@ -110,6 +130,7 @@ const FAULTS: &[Fault] = &[
             "registered as postgres/db.example.test",
         ],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "no ticket",
@@ -118,6 +139,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.credentials"),
         cause_words: &["no credential cache", "kinit"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "ticket expired",
@@ -126,6 +148,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.credentials"),
         cause_words: &["expired", "alice@CORP.EXAMPLE.COM"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "client keytab missing",
@@ -134,6 +157,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.credentials"),
         cause_words: &["keytab", "does not exist"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "client keytab readable by others",
@@ -142,6 +166,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.credentials"),
         cause_words: &["mode 0644", "every user"],
         psql: true,
+        then_pass: &["krb5.service-ticket", "server.auth", "server.role"],
     },
     Fault {
         name: "client keytab stale (key changed)",
@@ -150,6 +175,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.credentials"),
         cause_words: &["stale", "kvno 2", "does not match"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "realm missing from krb5.conf",
@@ -158,6 +184,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.config"),
         cause_words: &["CORP.EXAMPLE.COM is missing from krb5.conf"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "principal without a database role (bob)",
@@ -171,6 +198,7 @@ const FAULTS: &[Fault] = &[
             "password",
         ],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "role not granted rds_ad (carol)",
@@ -179,6 +207,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("server.role"),
         cause_words: &["carol@CORP.EXAMPLE.COM", "not granted rds_ad"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "wrong CA",
@@ -187,6 +216,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("server.tls"),
         cause_words: &["issued by", "wrong CA"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "certificate for another name",
@@ -195,6 +225,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("server.tls"),
         cause_words: &["other.example.test", "not db.example.test"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "client clock 10 minutes ahead",
@@ -203,6 +234,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("krb5.clock"),
         cause_words: &["ahead of the KDC", "more than the allowed 300 s"],
         psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "server keytab stale (key changed)",
@@ -211,6 +243,16 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("server.auth"),
         cause_words: &["postgres/db.example.test", "keytab", "outdated"],
         psql: true,
+        then_pass: &[],
+    },
+    Fault {
+        name: "server accepts but never answers",
+        realm: RealmKind::Shared,
+        inject: Injection::SilentServer,
+        first_fail: Some("server.tls"),
+        cause_words: &["accepted the TCP connection", "did not answer"],
+        psql: true,
+        then_pass: &[],
     },
     Fault {
         name: "server stopped",
@@ -219,6 +261,7 @@ const FAULTS: &[Fault] = &[
         first_fail: Some("server.tcp"),
         cause_words: &["could not be reached", "not running"],
         psql: true,
+        then_pass: &[],
     },
 ];
 
@@ -437,6 +480,32 @@ fn inject(realm: &Realm, how: Injection) -> Setup {
                 .unwrap();
             setup.env.push(cc_env(&cc));
         }
+        Injection::StopKdcTicketCached => {
+            let cc = fresh_ccache(realm, "alice");
+            let out = realm
+                .command("kvno")
+                .arg("-c")
+                .arg(&cc)
+                .arg(realm.service_principal())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            realm.stop_kdc().unwrap();
+            setup.env.push(cc_env(&cc));
+        }
+        Injection::SilentServer => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            setup.conninfo = format!("{} port={port}", setup.conninfo);
+            setup.env.push(cc_env(&fresh_ccache(realm, "alice")));
+            // libpq's own bound, so psql gives up in 2 s instead of 10.
+            setup.env.push(("PGCONNECT_TIMEOUT".into(), "2".into()));
+            setup._hold.push(Box::new(listener));
+        }
         Injection::StopServer => {
             let cc = fresh_ccache(realm, "alice");
             realm.stop_postgres().unwrap();
@@ -583,6 +652,12 @@ fn verify(fault: &Fault, o: &Outcome) -> Result<String, String> {
             }
             if o.report["ok"] != false {
                 return Err("ok is not false".into());
+            }
+            for id in fault.then_pass {
+                let c = checks.iter().find(|c| c["id"] == *id).unwrap();
+                if c["status"] != "pass" {
+                    return Err(format!("{id} should still pass: {c}"));
+                }
             }
             Ok(format!(
                 "{}: {}",

@@ -7,7 +7,7 @@
 #[path = "check/mod.rs"]
 mod check;
 
-use aurora_krb_connect::{Config, Connector};
+use aurora_krb_connect::{Config, Connector, CredentialSource};
 use check::{CheckResult, Report, Status, render};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -143,7 +143,11 @@ fn build_config(
     Ok(config)
 }
 
-fn target(connector: &Connector, service_principal: &str) -> Map<String, Value> {
+fn target(
+    connector: &Connector,
+    credentials: &CredentialSource,
+    service_principal: &str,
+) -> Map<String, Value> {
     let c = connector.config();
     let mut t = Map::new();
     let address = match (c.get_host(), c.get_hostaddr()) {
@@ -169,8 +173,8 @@ fn target(connector: &Connector, service_principal: &str) -> Map<String, Value> 
         json!(c.get_ssl_root_cert().map(|p| p.display().to_string())),
     );
     // The credential source by name only, never a password.
-    let creds = match c.get_credentials() {
-        aurora_krb_connect::CredentialSource::Cache { name, principal } => format!(
+    let creds = match credentials {
+        CredentialSource::Cache { name, principal } => format!(
             "credential cache {}{}",
             name.as_deref().unwrap_or("(default: KRB5CCNAME)"),
             principal
@@ -178,7 +182,7 @@ fn target(connector: &Connector, service_principal: &str) -> Map<String, Value> 
                 .map(|p| format!(" as {p}"))
                 .unwrap_or_default()
         ),
-        aurora_krb_connect::CredentialSource::Keytab { path, principal } => format!(
+        CredentialSource::Keytab { path, principal } => format!(
             "keytab {}{}",
             path.display(),
             principal
@@ -186,7 +190,7 @@ fn target(connector: &Connector, service_principal: &str) -> Map<String, Value> 
                 .map(|p| format!(" as {p}"))
                 .unwrap_or_default()
         ),
-        aurora_krb_connect::CredentialSource::Password { principal, .. } => {
+        CredentialSource::Password { principal, .. } => {
             format!("password of {principal}")
         }
     };
@@ -269,44 +273,47 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     .into(),
             );
         }
-        let connector = match Connector::new(config.clone()) {
-            Ok(c) => c,
-            Err(e)
-                if e.kind() == aurora_krb_connect::ErrorKind::Config
-                    && !e.detail().contains("sslrootcert") =>
-            {
-                return Err(format!("{e}\nfix: {}", e.fix()));
-            }
-            Err(e) => {
-                // sslrootcert problems surface as a failed server.tls, with the rest skipped.
-                let mut c2 = config.clone();
-                c2.ssl_mode(aurora_krb_connect::SslMode::Require);
-                let connector = Connector::new(c2).map_err(|e| e.to_string())?;
-                let env = check::pipeline::Env {
-                    krb5_config: std::env::var("KRB5_CONFIG").ok(),
-                    krb5ccname: std::env::var("KRB5CCNAME").ok(),
-                    timeout: limit,
-                };
-                let (mut local, _) = check::pipeline::run(&connector, &env, &progress).await;
-                for r in local.iter_mut() {
-                    if r.id == "server.tls" {
-                        *r =
-                            CheckResult::from_error("server.tls", "the CA file cannot be used", &e);
-                    } else if r.id == "server.auth" || r.id == "server.role" {
-                        *r = CheckResult::skip(r.id, "skipped: server.tls failed");
-                    }
+        // A keytab or CA file that cannot even be opened makes Connector::new refuse; the
+        // check still runs everything else with a stand-in and reports the file under its
+        // own check (krb5.credentials, server.tls).
+        let requested = config.get_credentials().clone();
+        let mut usable = config.clone();
+        let mut tls_error = None;
+        let connector = loop {
+            match Connector::new(usable.clone()) {
+                Ok(c) => break c,
+                Err(e)
+                    if e.detail().contains("client keytab")
+                        && matches!(usable.get_credentials(), CredentialSource::Keytab { .. }) =>
+                {
+                    usable.credentials(CredentialSource::Cache {
+                        name: None,
+                        principal: None,
+                    });
                 }
-                checks.extend(local);
-                let t = target(&connector, connector.service_principal());
-                return Ok(Report::new(t, checks));
+                Err(e) if e.detail().contains("sslrootcert") && tls_error.is_none() => {
+                    usable.ssl_mode(aurora_krb_connect::SslMode::Require);
+                    tls_error = Some(e);
+                }
+                Err(e) => return Err(format!("{e}\nfix: {}", e.fix())),
             }
         };
         let env = check::pipeline::Env {
+            credentials: requested,
             krb5_config: std::env::var("KRB5_CONFIG").ok(),
             krb5ccname: std::env::var("KRB5CCNAME").ok(),
             timeout: limit,
         };
-        let (local, facts) = check::pipeline::run(&connector, &env, &progress).await;
+        let (mut local, facts) = check::pipeline::run(&connector, &env, &progress).await;
+        if let Some(e) = &tls_error {
+            for r in local.iter_mut() {
+                if r.id == "server.tls" {
+                    *r = CheckResult::from_error("server.tls", "the CA file cannot be used", e);
+                } else if r.id == "server.auth" || r.id == "server.role" {
+                    *r = CheckResult::skip(r.id, "skipped: server.tls failed");
+                }
+            }
+        }
         checks.extend(local);
         let sp = format!(
             "{}/{}@{}",
@@ -314,7 +321,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             facts.service_host,
             facts.service_realm.as_deref().unwrap_or("?")
         );
-        Ok(Report::new(target(&connector, &sp), checks))
+        Ok(Report::new(
+            target(&connector, &env.credentials, &sp),
+            checks,
+        ))
     });
     if let Some(b) = &bar {
         b.finish_and_clear();

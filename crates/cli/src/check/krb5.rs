@@ -655,11 +655,11 @@ pub struct CredFacts {
 
 /// The cache the library will read (for `krb5.clock`'s offset and `krb5.service-ticket`).
 pub fn inspect_cache(
-    connector: &Connector,
+    source: &CredentialSource,
     conf: &Krb5Conf,
     krb5ccname: Option<&str>,
 ) -> (ccache::CacheName, Result<CacheContents, CacheError>) {
-    let configured = match connector.config().get_credentials() {
+    let configured = match source {
         CredentialSource::Cache { name, .. } => name.clone(),
         _ => None,
     };
@@ -676,6 +676,7 @@ pub fn inspect_cache(
 /// `krb5.credentials`.
 pub async fn credentials_check(
     connector: &Connector,
+    source: &CredentialSource,
     cache: &(ccache::CacheName, Result<CacheContents, CacheError>),
     kdc: Option<&(CheckResult, KdcFacts)>,
     limit: Duration,
@@ -683,7 +684,7 @@ pub async fn credentials_check(
     const ID: &str = "krb5.credentials";
     let started = Instant::now();
     let mut cf = CredFacts::default();
-    match connector.config().get_credentials().clone() {
+    match source.clone() {
         CredentialSource::Keytab { path, principal } => {
             let kt = match Keytab::read(&path) {
                 Ok(k) => k,

@@ -17,6 +17,9 @@ use std::time::Duration;
 
 /// Inputs besides the connector.
 pub struct Env {
+    /// The credentials the user asked for (the connector may hold a stand-in when they
+    /// cannot even be opened: a missing keytab is then reported by krb5.credentials).
+    pub credentials: CredentialSource,
     pub krb5_config: Option<String>,
     pub krb5ccname: Option<String>,
     pub timeout: Duration,
@@ -33,7 +36,7 @@ pub async fn run(
 ) -> (Vec<CheckResult>, Krb5Facts) {
     let limit = env.timeout;
     let c = connector.config();
-    let wanted_principal = match c.get_credentials() {
+    let wanted_principal = match &env.credentials {
         CredentialSource::Cache { principal, .. } | CredentialSource::Keytab { principal, .. } => {
             principal.clone()
         }
@@ -48,9 +51,9 @@ pub async fn run(
     )
     .await;
     progress(&config);
-    let cache = krb5::inspect_cache(connector, &facts.conf, env.krb5ccname.as_deref());
+    let cache = krb5::inspect_cache(&env.credentials, &facts.conf, env.krb5ccname.as_deref());
     let kdc_offset = cache.1.as_ref().ok().and_then(|c| c.kdc_offset);
-    let is_keytab = matches!(c.get_credentials(), CredentialSource::Keytab { .. });
+    let is_keytab = matches!(env.credentials, CredentialSource::Keytab { .. });
 
     let kdc_fut = async {
         if blocked_by(&[&config]).is_some() {
@@ -74,7 +77,8 @@ pub async fn run(
             if is_keytab || blocked_by(&[&config]).is_some() {
                 None
             } else {
-                let r = krb5::credentials_check(connector, &cache, None, limit).await;
+                let r =
+                    krb5::credentials_check(connector, &env.credentials, &cache, None, limit).await;
                 progress(&r.0);
                 Some(r)
             }
@@ -94,7 +98,14 @@ pub async fn run(
             (skip_cfg("krb5.credentials"), Default::default())
         }
         None => {
-            let r = krb5::credentials_check(connector, &cache, kdc_pair.as_ref(), limit).await;
+            let r = krb5::credentials_check(
+                connector,
+                &env.credentials,
+                &cache,
+                kdc_pair.as_ref(),
+                limit,
+            )
+            .await;
             progress(&r.0);
             r
         }

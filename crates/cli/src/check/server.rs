@@ -74,6 +74,27 @@ pub async fn tcp_tls(
     let secured = step(limit, connector.tls(dialed)).await;
     let tls = match &secured {
         Err(None) => timeout_result("server.tls", "the TLS handshake", limit),
+        Err(Some(e)) if e.kind() == ErrorKind::Timeout => CheckResult::fail(
+            "server.tls",
+            format!(
+                "no answer to the TLS request within {} s",
+                limit.as_secs_f64()
+            ),
+            format!(
+                "the server at {} accepted the TCP connection but did not answer the TLS \
+                 request (SSLRequest) within {} s: the server is hung or overloaded, or \
+                 something other than PostgreSQL listens on this port",
+                c.get_hostaddr()
+                    .map(|a| a.to_string())
+                    .or_else(|| c.get_host().map(str::to_string))
+                    .map(|h| format!("{h} port {}", c.get_port()))
+                    .unwrap_or_default(),
+                limit.as_secs_f64()
+            ),
+            "check that host and port point at the database (the cluster endpoint, port 5432 \
+             by default) and that the server is healthy",
+        )
+        .with_detail("library_says", e.detail()),
         Err(Some(e)) => tls_failure(connector, e, limit).await,
         Ok(s) => match &s.tls {
             None => {
