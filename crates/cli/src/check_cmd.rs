@@ -292,7 +292,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     });
                 }
                 Err(e) if e.detail().contains("sslrootcert") && tls_error.is_none() => {
-                    usable.ssl_mode(aurora_krb_connect::SslMode::Require);
+                    // Without TLS the CA file is not read; server.tls reports the file.
+                    usable.ssl_mode(aurora_krb_connect::SslMode::Disable);
                     tls_error = Some(e);
                 }
                 Err(e) => return Err(format!("{e}\nfix: {}", e.fix())),

@@ -1116,3 +1116,132 @@ async fn kdc_kvno(principal: &str, kf: &KdcFacts, limit: Duration) -> Result<u32
     }
     Err(last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aurora_krb_connect::Config;
+
+    fn conf_file(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!(
+            "aurora-krb-check-test-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("krb5.conf");
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    fn connector(conninfo: &str) -> Connector {
+        // sslmode=disable: no CA file to read; nothing here touches the network.
+        Connector::new(Config::parse(&format!("{conninfo} sslmode=disable")).unwrap()).unwrap()
+    }
+
+    const GOOD: &str = "[libdefaults]\n default_realm = CORP.EXAMPLE.COM\n \
+        dns_lookup_kdc = false\n dns_canonicalize_hostname = false\n rdns = false\n\
+        [realms]\n CORP.EXAMPLE.COM = {\n  kdc = 127.0.0.1:88\n }\n\
+        [domain_realm]\n .example.test = CORP.EXAMPLE.COM\n";
+
+    async fn config_result(name: &str, text: &str, conninfo: &str) -> (CheckResult, Krb5Facts) {
+        let path = conf_file(name, text);
+        config_check(
+            &connector(conninfo),
+            Some(&path),
+            None,
+            Duration::from_secs(1),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_mapped_host_passes_with_the_principal() {
+        let (r, f) = config_result("good", GOOD, "host=db.example.test").await;
+        assert_eq!(r.status, Status::Pass, "{r:?}");
+        assert_eq!(f.service_realm.as_deref(), Some("CORP.EXAMPLE.COM"));
+        assert!(
+            r.summary
+                .contains("postgres/db.example.test@CORP.EXAMPLE.COM"),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.details["service_realm_from"],
+            "[domain_realm] .example.test = CORP.EXAMPLE.COM"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unmapped_host_or_an_address_warns() {
+        let (r, _) = config_result("unmapped", GOOD, "host=db.other.test").await;
+        assert_eq!(r.status, Status::Warn, "{r:?}");
+        assert!(r.cause.as_ref().unwrap().contains("referral"), "{r:?}");
+        assert!(
+            r.fix
+                .as_ref()
+                .unwrap()
+                .contains(".other.test = CORP.EXAMPLE.COM"),
+            "{r:?}"
+        );
+        let (r, _) = config_result("ip", GOOD, "host=10.1.2.3").await;
+        assert_eq!(r.status, Status::Warn);
+        assert!(r.cause.as_ref().unwrap().contains("is an address"), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_realm_without_kdcs_fails() {
+        let text = GOOD.replace(" CORP.EXAMPLE.COM = {\n  kdc = 127.0.0.1:88\n }\n", "");
+        let (r, _) = config_result("norealm", &text, "host=db.example.test").await;
+        assert_eq!(r.status, Status::Fail, "{r:?}");
+        assert!(
+            r.cause.as_ref().unwrap().contains("missing from krb5.conf"),
+            "{r:?}"
+        );
+        // With DNS lookups of KDCs allowed, the same file is fine for krb5.config.
+        let text = text.replace("dns_lookup_kdc = false", "dns_lookup_kdc = true");
+        let (r, _) = config_result("norealm-dns", &text, "host=db.example.test").await;
+        assert_ne!(r.status, Status::Fail, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn unreadable_or_broken_files_fail() {
+        let c = connector("host=db.example.test");
+        let (r, _) = config_check(
+            &c,
+            Some("/nonexistent/krb5.conf"),
+            None,
+            Duration::from_secs(1),
+        )
+        .await;
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.cause
+                .as_ref()
+                .unwrap()
+                .contains("KRB5_CONFIG=/nonexistent/krb5.conf"),
+            "{r:?}"
+        );
+        let (r, _) = config_result("syntax", "[libdefaults\n", "host=db.example.test").await;
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.cause.as_ref().unwrap().contains(":1:"), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_client_in_another_realm_needs_both_realms() {
+        let (r, f) = config_check(
+            &connector("host=db.example.test"),
+            Some(&conf_file("cross", GOOD)),
+            Some("bob@ONPREM.EXAMPLE.COM"),
+            Duration::from_secs(1),
+        )
+        .await;
+        assert_eq!(f.client_realm.as_deref(), Some("ONPREM.EXAMPLE.COM"));
+        assert_eq!(r.status, Status::Fail, "{r:?}");
+        assert!(
+            r.cause
+                .as_ref()
+                .unwrap()
+                .contains("ONPREM.EXAMPLE.COM is missing"),
+            "{r:?}"
+        );
+    }
+}
