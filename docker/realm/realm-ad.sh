@@ -86,7 +86,7 @@ esac
 
 need_root() {
     [ "$(id -u)" = 0 ] && return 0
-    die "the AD flavour needs root natively: Samba binds the well-known AD ports (53, 88, 389, 464) and keeps ACLs in root-only extended attributes. Run it as root, or use the docker flavour (the compose realm's ad profile, see docs/ad.md)"
+    die "the AD flavour needs root natively: Samba binds the well-known AD ports (53, 88, 389, 464) and keeps ACLs in root-only extended attributes. Run it as root, or use the docker flavour: docker compose -f docker/compose.yaml up -d --wait dc postgres-ad (the compose realm's ad profile, see docs/docker.md)"
 }
 
 need_samba() {
