@@ -957,3 +957,29 @@ fn usage_errors_exit_2_before_any_network_step() {
         );
     }
 }
+
+#[test]
+fn krb5_conf_must_map_the_host_to_the_clusters_directory() {
+    binary();
+    let moto = moto::Moto::start();
+    // The cluster's directory is OTHER.EXAMPLE.COM; the realm's krb5.conf maps the host to
+    // CORP.EXAMPLE.COM.
+    moto.joined_cluster("billing", "other.example.com", 72, 1);
+    let realm = realm_for(RealmKind::Shared);
+    let cc = fresh_ccache(&realm, "alice");
+    let report = check_with_cluster(&realm, &moto, "billing", &cc);
+    let first = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "fail")
+        .unwrap_or_else(|| panic!("nothing failed: {report:#}"));
+    assert_eq!(first["id"], "krb5.config", "{report:#}");
+    let cause = first["cause"].as_str().unwrap();
+    assert!(cause.contains("OTHER.EXAMPLE.COM"), "{cause}");
+    assert!(cause.contains("CORP.EXAMPLE.COM"), "{cause}");
+    assert!(
+        first["fix"].as_str().unwrap().contains("OTHER.EXAMPLE.COM"),
+        "{report:#}"
+    );
+}

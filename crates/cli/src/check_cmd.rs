@@ -237,6 +237,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let report = runtime.block_on(async {
         let mut checks = Vec::new();
         let mut aws_host = None;
+        let mut expect = check::aws::Expect::default();
         if let Some(cluster) = &args.cluster {
             let o = check::aws::aws_checks(
                 cluster,
@@ -250,6 +251,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             }
             checks.extend(o.checks);
             aws_host = o.writer_endpoint.map(|h| (h, o.port));
+            expect = o.expect;
         }
         let config = match build_config(&args, aws_host.as_ref().map(|(h, p)| (h.as_str(), *p))) {
             Ok(c) => c,
@@ -304,6 +306,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             krb5_config: std::env::var("KRB5_CONFIG").ok(),
             krb5ccname: std::env::var("KRB5CCNAME").ok(),
             timeout: limit,
+            aws: expect,
         };
         let (mut local, facts) = check::pipeline::run(&connector, &env, &progress).await;
         if let Some(e) = &tls_error {

@@ -11,6 +11,20 @@ pub struct AwsOutcome {
     pub checks: Vec<CheckResult>,
     pub writer_endpoint: Option<String>,
     pub port: Option<u16>,
+    /// What AWS says the Kerberos side must look like, for the local checks.
+    pub expect: Expect,
+}
+
+/// The realm and host names the cluster's directory implies.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    /// The directory's realm.
+    pub realm: Option<String>,
+    /// Endpoint host names, plain and domain-suffixed: the names the service principal
+    /// may be registered under.
+    pub hosts: Vec<String>,
+    /// The `[domain_realm]` lines krb5.conf needs.
+    pub domain_realm: Vec<String>,
 }
 
 /// Runs the domain crate's inspection of `cluster`.
@@ -53,6 +67,7 @@ pub async fn aws_checks(
                 checks,
                 writer_endpoint: None,
                 port: None,
+                expect: Expect::default(),
             }
         }
         Ok(report) => from_report(&report, started),
@@ -96,8 +111,18 @@ fn from_report(report: &Report, started: Instant) -> AwsOutcome {
         r.detail("findings", json!(lines));
         checks.push(r.timed(started));
     }
+    let mut expect = Expect::default();
+    if let Some(n) = &report.names {
+        expect.realm = Some(n.realm.clone());
+        expect.domain_realm = n.domain_realm.clone();
+        for e in &n.endpoints {
+            expect.hosts.push(e.host.clone());
+            expect.hosts.extend(e.domain_suffixed_host.clone());
+        }
+    }
     AwsOutcome {
         checks,
+        expect,
         writer_endpoint: report.cluster.writer_endpoint.clone(),
         port: report.cluster.port.and_then(|p| u16::try_from(p).ok()),
     }

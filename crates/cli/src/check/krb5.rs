@@ -326,6 +326,46 @@ pub async fn config_check(
     (finish(result, details), facts)
 }
 
+/// With `--cluster`: the realm krb5.conf gives the host must be the directory's.
+pub fn against_directory(
+    r: CheckResult,
+    facts: &Krb5Facts,
+    aws: &super::aws::Expect,
+) -> CheckResult {
+    let (Some(want), Some(got)) = (&aws.realm, &facts.service_realm) else {
+        return r;
+    };
+    if r.status == Status::Fail || want.eq_ignore_ascii_case(got) {
+        return r;
+    }
+    let mut out = CheckResult::fail(
+        "krb5.config",
+        format!(
+            "{} maps to {got}, the cluster's directory is {want}",
+            facts.service_host
+        ),
+        format!(
+            "the cluster is joined to the directory of realm {want}, but krb5.conf puts {} in \
+             realm {got}: the ticket would be asked from the wrong realm (\"Server not found in \
+             Kerberos database\")",
+            facts.service_host
+        ),
+        format!(
+            "map the endpoint's domain to {want} under [domain_realm]: {}",
+            if aws.domain_realm.is_empty() {
+                format!(".rds.amazonaws.com = {want}")
+            } else {
+                aws.domain_realm.join("; ")
+            }
+        ),
+    );
+    out.details = r.details;
+    out.details
+        .insert("directory_realm".into(), want.clone().into());
+    out.duration_ms = r.duration_ms;
+    out
+}
+
 /// The KDC exchanges that answered, for later checks (keytab kvno).
 #[derive(Debug, Clone, Default)]
 pub struct KdcFacts {

@@ -23,6 +23,8 @@ pub struct Env {
     pub krb5_config: Option<String>,
     pub krb5ccname: Option<String>,
     pub timeout: Duration,
+    /// What `--cluster` says the realm and host names are.
+    pub aws: super::aws::Expect,
 }
 
 /// Called as checks finish (progress display).
@@ -50,6 +52,7 @@ pub async fn run(
         limit,
     )
     .await;
+    let config = krb5::against_directory(config, &facts, &env.aws);
     progress(&config);
     let cache = krb5::inspect_cache(&env.credentials, &facts.conf, env.krb5ccname.as_deref());
     let kdc_offset = cache.1.as_ref().ok().and_then(|c| c.kdc_offset);
@@ -117,7 +120,7 @@ pub async fn run(
         .as_ref()
         .and_then(|c| c.service_ticket(connector.service_principal()))
         .is_some();
-    let cert_names: Vec<String> = tls
+    let mut cert_names: Vec<String> = tls
         .details
         .get("alt_names")
         .and_then(|v| v.as_array())
@@ -127,6 +130,8 @@ pub async fn run(
                 .collect()
         })
         .unwrap_or_default();
+    // The cluster's endpoint names (plain and domain-suffixed) are candidates too.
+    cert_names.extend(env.aws.hosts.iter().cloned());
     let mut prereqs = vec![&config, &creds_r];
     if !cached_ticket {
         prereqs.push(&kdc_r);
