@@ -308,11 +308,13 @@ impl Connector {
             // it instead of each asking the KDC.
             let _g = creds.acquire_lock.lock().await;
             if creds.warm_generation.load(Ordering::Acquire) != cur.generation {
-                let s = gss::start(&cur, &self.inner.hostbased, site, kdc_timeout).await?;
+                let r = gss::start(&cur, &self.inner.hostbased, site, kdc_timeout).await;
+                // Release the waiters whatever happened: after a failure (a silent KDC, say)
+                // they try side by side instead of one `kdc_timeout` after another.
                 creds
                     .warm_generation
                     .store(cur.generation, Ordering::Release);
-                return Ok(s);
+                return r;
             }
         }
         gss::start(&cur, &self.inner.hostbased, site, kdc_timeout).await
