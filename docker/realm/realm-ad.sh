@@ -364,11 +364,19 @@ start_dc() {
     rm -f "$S/run/samba.pid"
     # RESOLV_CONF: Samba's own resolver asks only the DC itself.
     RESOLV_CONF=$S/resolv.conf samba -s "$SMB_CONF" -D
-    for _ in $(seq 200); do
-        if pid=$(dc_pid) && [ -n "$pid" ] \
-            && ss -Hltn "sport = :88" | awk '{print $4}' | grep -qxF "$AD_ADDR:88" \
-            && ss -Hltn "sport = :389" | awk '{print $4}' | grep -qxF "$AD_ADDR:389"; then
-            return 0
+    # Ready when every service listens, not only the KDC: samba binds its services one by
+    # one, and a client (or a test) that arrives in between meets a half-started DC.
+    local waiting
+    for _ in $(seq 300); do
+        waiting=""
+        if pid=$(dc_pid) && [ -n "$pid" ]; then
+            for p in 88 389 53 464 3268; do
+                ss -Hltn "sport = :$p" | awk '{print $4}' | grep -qxF "$AD_ADDR:$p" || waiting+=" $p"
+            done
+            for p in 88 389 53; do
+                ss -Hlun "sport = :$p" | awk '{print $4}' | grep -qxF "$AD_ADDR:$p" || waiting+=" udp/$p"
+            done
+            [ -z "$waiting" ] && return 0
         fi
         sleep 0.05
     done
