@@ -70,11 +70,13 @@ impl FromStr for SslMode {
 pub enum CredentialSource {
     /// A credential cache: the default one (`KRB5CCNAME`, else krb5.conf's
     /// `default_ccache_name`) when `None`, else the named cache (`FILE:`, `DIR:`, `KEYRING:`,
-    /// `KCM:`, `MEMORY:`...). `principal` picks one cache of a collection.
+    /// `KCM:`, `MEMORY:`...); a named collection is used through its primary cache.
     Cache {
         /// Cache name, e.g. `FILE:/tmp/krb5cc_1000`.
         name: Option<String>,
-        /// Principal whose credentials to use.
+        /// Principal whose credentials to use. A named cache must hold this principal's
+        /// tickets; with the default cache, MIT may pick the matching cache of a
+        /// DIR/KEYRING/KCM collection.
         principal: Option<String>,
     },
     /// A client keytab: tickets are obtained from it into a private in-memory cache and

@@ -529,8 +529,15 @@ pub(crate) fn from_gss(major: u32, minor: u32, display: String, site: &GssSite) 
     let source = site.source.clone();
     let detail = display;
     let kind = match minor {
+        KG_CCACHE_NOMATCH => Kind::NoCredentials {
+            source,
+            detail: format!(
+                "{detail}; the cache holds another principal's tickets than {}",
+                site.client.as_deref().unwrap_or("the one asked for")
+            ),
+        },
         KRB5_FCC_NOFILE | KRB5_CC_NOTFOUND | KRB5_CC_END | KG_EMPTY_CCACHE | KG_TGT_MISSING
-        | KG_CCACHE_NOMATCH | KRB5_CC_NOSUPP => Kind::NoCredentials { source, detail },
+        | KRB5_CC_NOSUPP => Kind::NoCredentials { source, detail },
         KRB5KRB_AP_ERR_TKT_EXPIRED => Kind::CredentialsExpired { source, detail },
         KRB5_KDC_UNREACH => Kind::KdcUnreachable { detail },
         KRB5KRB_AP_ERR_SKEW => Kind::ClockSkew { detail },

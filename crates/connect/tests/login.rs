@@ -429,3 +429,53 @@ async fn a_realm_krb5_conf_does_not_know() {
     assert!(e.fix().contains("[realms]"), "{}", e.fix());
     assert!(!e.to_string().contains("irrelevant-pass-9"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dir_collection_and_a_principal_picking_one_cache() {
+    let env = env();
+    let realm = &env.realm;
+    let dir = realm.dir().join("collection");
+    std::fs::create_dir_all(&dir).unwrap();
+    for user in ["bob", "alice"] {
+        let mut child = realm
+            .command("kinit")
+            .arg("-c")
+            .arg(format!("DIR:{}", dir.display()))
+            .arg(realm.principal(user))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{}", realm.password(user).unwrap()).unwrap();
+        }
+        assert!(child.wait().unwrap().success());
+    }
+    // A named collection is used through its primary cache: the last kinit's (alice).
+    let c: Config = format!("{} ccache=DIR:{}", base(realm), dir.display())
+        .parse()
+        .unwrap();
+    assert_eq!(
+        current_user(&Connector::new(c).unwrap()).await,
+        realm.principal("alice")
+    );
+    // A principal the named cache does not hold is refused by name, not silently swapped.
+    let c: Config = format!(
+        "{} ccache=DIR:{} principal={}",
+        base(realm),
+        dir.display(),
+        realm.principal("bob")
+    )
+    .parse()
+    .unwrap();
+    let e = Connector::new(c)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the cache holds alice, not bob");
+    assert_eq!(e.kind(), ErrorKind::NoCredentials, "{e}");
+    assert!(e.to_string().contains("another principal"), "{e}");
+}
