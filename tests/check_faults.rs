@@ -983,3 +983,97 @@ fn krb5_conf_must_map_the_host_to_the_clusters_directory() {
         "{report:#}"
     );
 }
+
+/// The same check against a Samba AD domain controller, the kind of KDC Aurora uses: AD
+/// requires pre-authentication, puts a PAC in tickets and keeps service principals on
+/// accounts, and has faults of its own.
+#[test]
+fn against_active_directory() {
+    use aurora_krb_realm::{AdFault, Flavor};
+    binary();
+    let mut options = RealmOptions::default();
+    options.flavor = Flavor::Ad;
+    let realm = Realm::start_temp(options).expect("the AD realm starts (needs root)");
+    realm.start_postgres().unwrap();
+    let check_with = |realm: &Realm, setup: &Setup, first_fail: Option<&'static str>| {
+        let fault = Fault {
+            name: "AD",
+            realm: RealmKind::Own,
+            inject: Injection::Nothing,
+            first_fail,
+            cause_words: &[],
+            psql: false,
+            then_pass: &[],
+        };
+        run(realm, setup, &fault).report
+    };
+    let check = |realm: &Realm, first_fail: Option<&'static str>| {
+        let fault = Fault {
+            name: "AD",
+            realm: RealmKind::Own,
+            inject: Injection::Nothing,
+            first_fail,
+            cause_words: &[],
+            psql: false,
+            then_pass: &[],
+        };
+        let setup = inject(realm, Injection::Nothing);
+        run(realm, &setup, &fault).report
+    };
+    let first_fail = |report: &Value| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["status"] == "fail")
+            .cloned()
+    };
+    // Healthy: every check passes, with AD's large tickets.
+    let healthy = check(&realm, None);
+    assert!(first_fail(&healthy).is_none(), "{healthy:#}");
+    let ticket = healthy["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "krb5.service-ticket")
+        .unwrap()
+        .clone();
+    assert_eq!(ticket["status"], "pass");
+
+    // No account holds the service principal.
+    realm.inject(AdFault::SpnMissing).unwrap();
+    let report = check(&realm, Some("krb5.service-ticket"));
+    realm.heal(AdFault::SpnMissing).unwrap();
+    let f = first_fail(&report).unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(f["id"], "krb5.service-ticket", "{report:#}");
+    assert!(
+        f["cause"]
+            .as_str()
+            .unwrap()
+            .contains("postgres/db.example.test"),
+        "{report:#}"
+    );
+
+    // The user's account is disabled after they logged in: the KDC refuses the service
+    // ticket although the ticket-granting ticket is still valid.
+    let setup = inject(&realm, Injection::Nothing);
+    realm.inject(AdFault::Disabled("alice")).unwrap();
+    let report = check_with(&realm, &setup, Some("krb5.service-ticket"));
+    realm.heal(AdFault::Disabled("alice")).unwrap();
+    let f = first_fail(&report).unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(f["id"], "krb5.service-ticket", "{report:#}");
+    let cause = f["cause"].as_str().unwrap();
+    assert!(cause.contains("disabled"), "{cause}");
+    assert!(f["fix"].as_str().unwrap().contains("enable"), "{report:#}");
+
+    // The service account allows RC4 only: the ticket is RC4, the server's keytab has AES.
+    realm.inject(AdFault::Rc4Only).unwrap();
+    let report = check(&realm, Some("server.auth"));
+    realm.heal(AdFault::Rc4Only).unwrap();
+    let f = first_fail(&report).unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(f["id"], "server.auth", "{report:#}");
+    assert!(
+        f["cause"].as_str().unwrap().contains("keytab"),
+        "{report:#}"
+    );
+}

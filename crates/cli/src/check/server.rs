@@ -308,6 +308,30 @@ pub async fn service_ticket(
                 .with_detail("library_says", e.detail());
             (r.timed(started), None)
         }
+        Err(Some(e)) if is_policy_refusal(&e.detail()) => {
+            let who = connector
+                .config()
+                .get_user()
+                .map(str::to_string)
+                .unwrap_or_else(|| "the client principal".into());
+            let r = CheckResult::fail(
+                ID,
+                format!("the KDC refuses tickets to {who}"),
+                format!(
+                    "the KDC refused the ticket for {asked} by policy ({}): the account of {who} \
+                     is disabled, locked out or expired, or may not log on now. Its \
+                     ticket-granting ticket still looks valid, because the directory checks the \
+                     account again at every ticket request",
+                    e.detail()
+                ),
+                "have the directory administrator enable or unlock the account and check its \
+                 expiry and logon hours (Active Directory Users and Computers, or \
+                 Enable-ADAccount / Unlock-ADAccount), then run kinit again",
+            )
+            .with_detail("asked_for", asked)
+            .with_detail("library_says", e.detail());
+            (r.timed(started), None)
+        }
         Err(Some(e)) => (
             CheckResult::from_error(ID, format!("no ticket for {asked}"), &e)
                 .with_detail("asked_for", asked)
@@ -577,4 +601,10 @@ async fn role_check(connector: &Connector, authed: Authenticated, limit: Duratio
         r.usable = true;
     }
     r
+}
+
+/// The KDC's "no" for an account it will not serve (AD: disabled, locked, expired).
+pub fn is_policy_refusal(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    d.contains("policy rejects") || d.contains("credentials have been revoked")
 }
