@@ -342,7 +342,7 @@ impl Connector {
             user: &user,
             service: &self.inner.service,
             password_fallback: c.password_fallback.as_ref(),
-            tls: secured.transport.is_tls(),
+            tls_verified: secured.transport.is_tls() && c.ssl_mode == SslMode::VerifyFull,
             pipeline: c.password_fallback.is_none(),
             channel_binding: match (&secured.transport, c.password_fallback.is_some()) {
                 (Transport::Tls(t), true) => t.get_ref().tls_server_end_point().ok().flatten(),

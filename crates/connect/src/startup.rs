@@ -112,7 +112,8 @@ pub(crate) struct AuthSettings<'a> {
     pub user: &'a str,
     pub service: &'a str,
     pub password_fallback: Option<&'a Secret>,
-    pub tls: bool,
+    /// TLS with the server's certificate verified against its name (`verify-full`).
+    pub tls_verified: bool,
     /// Send the first Kerberos token together with the StartupMessage.
     pub pipeline: bool,
     /// `tls-server-end-point` data of the TLS channel, for SCRAM-SHA-256-PLUS.
@@ -287,10 +288,10 @@ where
             }
             Message::AuthenticationCleartextPassword => {
                 let pw = password_or_refuse(settings, "a cleartext password")?;
-                if !settings.tls {
+                if !settings.tls_verified {
                     return Err(Error::config(
-                        "the server asked for a cleartext password over an unencrypted \
-                         connection",
+                        "the server asked for a cleartext password over a connection whose \
+                         server certificate was not verified",
                         "use sslmode=verify-full; the password was not sent",
                     ));
                 }
@@ -508,7 +509,7 @@ pub(crate) mod tests {
             user: "alice@CORP.EXAMPLE.COM",
             service: "postgres/db.example.test",
             password_fallback: fallback,
-            tls: true,
+            tls_verified: true,
             pipeline: fallback.is_none(),
             channel_binding: None,
             read_timeout: Duration::from_secs(2),
@@ -604,6 +605,36 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn cleartext_fallback_needs_a_verified_server() {
+        let (mut client, mut server) = tokio::io::duplex(4096);
+        let srv = tokio::spawn(async move {
+            let _ = read_frontend(&mut server, true).await;
+            let _ = server.write_all(&auth(3, b"")).await;
+            let mut sink = Vec::new();
+            let _ = server.read_to_end(&mut sink).await;
+            assert!(!sink.windows(6).any(|w| w == b"pw-123"), "password sent");
+        });
+        let pw = Secret::new("pw-123");
+        let settings = AuthSettings {
+            user: "u",
+            service: "postgres/h",
+            password_fallback: Some(&pw),
+            tls_verified: false,
+            pipeline: false,
+            channel_binding: None,
+            read_timeout: Duration::from_secs(2),
+        };
+        let mut i = init(1);
+        let e = authenticate(&mut client, &startup(), &mut i, vec![1], &settings)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(e.fix().contains("verify-full"));
+        drop(client);
+        srv.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn server_errors_are_sorted() {
         let mut i = init(1);
         let e = run(
@@ -666,7 +697,7 @@ pub(crate) mod tests {
             user: "u",
             service: "postgres/h",
             password_fallback: None,
-            tls: true,
+            tls_verified: true,
             pipeline: true,
             channel_binding: None,
             read_timeout: Duration::from_millis(100),
@@ -734,7 +765,7 @@ pub(crate) mod tests {
                     user: "u",
                     service: "postgres/h",
                     password_fallback: None,
-                    tls: true,
+                    tls_verified: true,
                     pipeline: true,
                     channel_binding: None,
                     read_timeout: Duration::from_secs(5),
