@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-cargo build --release -p aurora-krb
-bin=target/release/aurora-krb
+cargo build -p aurora-krb
+bin=target/debug/aurora-krb
 
 dir=${AURORA_KRB_REALM_DIR:-}
 "$bin" realm up ${dir:+--dir "$dir"}
