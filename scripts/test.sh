@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
-# The end-to-end tests run the aurora-krb binary: build it first.
-cargo build --workspace --bins
+# One build for all tests: `cargo test` also builds the aurora-krb binary (the CLI's
+# integration tests need it) with the same features, before any test runs; a separate
+# `cargo build` would resolve features without dev-dependencies and build the AWS SDK twice.
 cargo test --workspace --no-fail-fast
