@@ -508,7 +508,9 @@ const ROLE_SQL: &str = "select current_user::text, \
     exists(select 1 from pg_roles where rolname = 'rds_ad'), \
     coalesce(current_setting('krb_caseins_users', true), ''), \
     coalesce((select g.gss_authenticated::text || ',' || coalesce(g.principal, '') || ',' || g.encrypted::text \
-      from pg_stat_gssapi g where g.pid = pg_backend_pid()), '')";
+      from pg_stat_gssapi g where g.pid = pg_backend_pid()), ''), \
+    coalesce((select s.version || ' ' || s.cipher from pg_stat_ssl s \
+      where s.pid = pg_backend_pid() and s.ssl), '')";
 
 async fn role_check(connector: &Connector, authed: Authenticated, limit: Duration) -> CheckResult {
     const ID: &str = "server.role";
@@ -546,6 +548,8 @@ async fn role_check(connector: &Connector, authed: Authenticated, limit: Duratio
     let has_rds_ad_role: bool = row.get(2);
     let caseins: String = row.get(3);
     let gss: String = row.get(4);
+    // native-tls does not say which TLS version was negotiated; the server does.
+    let tls: String = row.get(5);
     let groups: Vec<&str> = member_of.split(',').filter(|s| !s.is_empty()).collect();
     let in_ad = groups.contains(&"rds_ad");
     let in_iam = groups.contains(&"rds_iam");
@@ -597,6 +601,14 @@ async fn role_check(connector: &Connector, authed: Authenticated, limit: Duratio
         },
     );
     r.detail("pg_stat_gssapi", gss);
+    r.detail(
+        "pg_stat_ssl",
+        if tls.is_empty() {
+            "no TLS".to_string()
+        } else {
+            tls
+        },
+    );
     if r.status == Status::Warn {
         r.usable = true;
     }
