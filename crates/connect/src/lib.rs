@@ -280,8 +280,7 @@ impl Connector {
     pub async fn gss_init(&self) -> Result<GssStart, Error> {
         let started = Instant::now();
         let span = tracing::info_span!("ticket", service = %self.inner.service);
-        let r = self.gss_init_inner().instrument(span.clone()).await;
-        span.in_scope(|| tracing::debug!(elapsed_ms = ms(started), ok = r.is_ok(), "ticket"));
+        let mut r = self.gss_init_inner().instrument(span.clone()).await;
         if let Err(e) = &r
             && matches!(
                 e.kind(),
@@ -290,7 +289,16 @@ impl Connector {
         {
             // Look again next time: the user may run kinit meanwhile.
             self.inner.creds.invalidate();
+            // A keytab or password credential can be renewed right now (it may have lapsed
+            // while the machine slept, between our refresh check and its use).
+            if !matches!(
+                self.inner.config.credentials,
+                CredentialSource::Cache { .. }
+            ) {
+                r = self.gss_init_inner().instrument(span.clone()).await;
+            }
         }
+        span.in_scope(|| tracing::debug!(elapsed_ms = ms(started), ok = r.is_ok(), "ticket"));
         r
     }
 

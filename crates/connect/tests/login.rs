@@ -479,3 +479,45 @@ async fn a_dir_collection_and_a_principal_picking_one_cache() {
     assert_eq!(e.kind(), ErrorKind::NoCredentials, "{e}");
     assert!(e.to_string().contains("another principal"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn require_encrypts_without_checking_the_certificate() {
+    // Kerberos still authenticates the server; TLS only encrypts.
+    let env = env();
+    let mut c = alice_config(env);
+    c.ssl_mode(SslMode::Require).tls_host("wrong.example.test");
+    assert_eq!(
+        current_user(&Connector::new(c).unwrap()).await,
+        env.realm.principal("alice")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_that_never_answers_times_out() {
+    let env = env();
+    // Accepts TCP, then says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let mut c = alice_config(env);
+    c.port(port).connect_timeout(Duration::from_secs(1));
+    let started = Instant::now();
+    let e = Connector::new(c)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail");
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    hold.abort();
+}
