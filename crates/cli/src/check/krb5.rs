@@ -1185,13 +1185,15 @@ mod tests {
 
     async fn config_result(name: &str, text: &str, conninfo: &str) -> (CheckResult, Krb5Facts) {
         let path = conf_file(name, text);
-        config_check(
+        let r = config_check(
             &connector(conninfo),
             Some(&path),
             None,
             Duration::from_secs(1),
         )
-        .await
+        .await;
+        let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
+        r
     }
 
     #[tokio::test]
@@ -1267,13 +1269,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_in_another_realm_needs_both_realms() {
+        let path = conf_file("cross", GOOD);
         let (r, f) = config_check(
             &connector("host=db.example.test"),
-            Some(&conf_file("cross", GOOD)),
+            Some(&path),
             Some("bob@ONPREM.EXAMPLE.COM"),
             Duration::from_secs(1),
         )
         .await;
+        let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
         assert_eq!(f.client_realm.as_deref(), Some("ONPREM.EXAMPLE.COM"));
         assert_eq!(r.status, Status::Fail, "{r:?}");
         assert!(

@@ -274,5 +274,6 @@ pub(crate) mod tests {
             Keytab::read(&dir.join("none")),
             Err(KeytabError::Missing(_))
         ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

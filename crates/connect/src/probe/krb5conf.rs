@@ -642,6 +642,7 @@ mod tests {
         assert!(!c.has_realm("C.TEST"));
         let (source, _) = Krb5Conf::load(None);
         assert_eq!(source, ConfigSource::Default);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
