@@ -7,6 +7,8 @@ set -euo pipefail
 BUILD_PKGS="pkg-config libkrb5-dev libclang-dev clang"
 # The test realm: an MIT KDC, its admin tools and client tools, PostgreSQL, openssl.
 REALM_PKGS="krb5-kdc krb5-admin-server krb5-user postgresql postgresql-client openssl util-linux iproute2 procps"
+# The clock-skew fault of the check tests runs a client under a shifted clock.
+TEST_PKGS="faketime"
 # The Active Directory flavour of the realm.
 AD_PKGS="${AURORA_KRB_AD_PKGS-samba samba-ad-dc samba-ad-provision winbind}"
 # Making the docker base image without a registry.
@@ -20,7 +22,7 @@ if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1
 fi
 
 missing=""
-for p in $BUILD_PKGS $REALM_PKGS $AD_PKGS $DOCKER_PKGS; do
+for p in $BUILD_PKGS $REALM_PKGS $TEST_PKGS $AD_PKGS $DOCKER_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=" $p"
 done
 if [ -n "$missing" ]; then
