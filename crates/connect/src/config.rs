@@ -65,6 +65,18 @@ impl FromStr for SslMode {
     }
 }
 
+/// Whether to encrypt with GSS instead of TLS, as libpq's `gssencmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GssEncMode {
+    /// TLS (as `sslmode` says) encrypts; the default here, since Aurora's Kerberos rule is a
+    /// `hostssl` line.
+    Disable,
+    /// GSS encryption when the server accepts it, else a new connection with TLS.
+    Prefer,
+    /// GSS encryption or fail.
+    Require,
+}
+
 /// Where the Kerberos credential of a connector comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum CredentialSource {
@@ -167,6 +179,7 @@ pub struct Config {
     pub(crate) krb_host: Option<String>,
     pub(crate) tls_host: Option<String>,
     pub(crate) ssl_mode: SslMode,
+    pub(crate) gss_enc_mode: GssEncMode,
     pub(crate) ssl_root_cert: Option<PathBuf>,
     pub(crate) connect_timeout: Duration,
     pub(crate) kdc_timeout: Duration,
@@ -202,6 +215,7 @@ impl Config {
             krb_host: None,
             tls_host: None,
             ssl_mode: SslMode::VerifyFull,
+            gss_enc_mode: GssEncMode::Disable,
             ssl_root_cert: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             kdc_timeout: DEFAULT_KDC_TIMEOUT,
@@ -416,22 +430,19 @@ impl Config {
                 }
             }
             "options" => self.options = Some(value.to_string()),
-            "gssencmode" => match value {
-                "disable" => {}
-                "prefer" | "require" => {
-                    return Err(Error::config(
-                        format!("gssencmode={value} is not supported yet"),
-                        "use gssencmode=disable: the connection is encrypted with TLS \
-                         (sslmode) and authenticated with Kerberos",
-                    ));
+            "gssencmode" => {
+                self.gss_enc_mode = match value {
+                    "disable" => GssEncMode::Disable,
+                    "prefer" => GssEncMode::Prefer,
+                    "require" => GssEncMode::Require,
+                    other => {
+                        return Err(Error::config(
+                            format!("unknown gssencmode `{other}`"),
+                            "use disable (the default: TLS encrypts), prefer or require",
+                        ));
+                    }
                 }
-                other => {
-                    return Err(Error::config(
-                        format!("unknown gssencmode `{other}`"),
-                        "use gssencmode=disable",
-                    ));
-                }
-            },
+            }
             "require_auth" => {
                 if value != "gss" {
                     return Err(Error::config(
@@ -538,6 +549,11 @@ impl Config {
         self.ssl_mode = mode;
         self
     }
+    /// Sets GSS encryption (`gssencmode`).
+    pub fn gss_enc_mode(&mut self, mode: GssEncMode) -> &mut Config {
+        self.gss_enc_mode = mode;
+        self
+    }
     /// Sets the PEM file of the CA certificates to trust; the system's trust store is then
     /// not used, as with libpq.
     pub fn ssl_root_cert(&mut self, path: impl Into<PathBuf>) -> &mut Config {
@@ -633,6 +649,10 @@ impl Config {
     /// The TLS mode.
     pub fn get_ssl_mode(&self) -> SslMode {
         self.ssl_mode
+    }
+    /// The GSS encryption mode.
+    pub fn get_gss_enc_mode(&self) -> GssEncMode {
+        self.gss_enc_mode
     }
     /// The CA file, when set.
     pub fn get_ssl_root_cert(&self) -> Option<&std::path::Path> {
@@ -937,8 +957,7 @@ mod tests {
             ("host=x sslmode=verify", "sslmode"),
             ("host=x port=99999", "port"),
             ("host=x hostaddr=db.example", "hostaddr"),
-            ("host=x gssencmode=require", "not supported yet"),
-            ("host=x gssencmode=prefer", "not supported yet"),
+            ("host=x gssencmode=always", "gssencmode"),
             ("host=x require_auth=scram-sha-256", "require_auth"),
             ("host=a,b", "several hosts"),
             ("host=x password=hunter2", "password"),

@@ -43,6 +43,32 @@ impl GssFlags {
     }
 }
 
+/// Flags for authentication only (libpq asks for mutual authentication alone).
+pub(crate) const AUTH_FLAGS: CtxFlags = CtxFlags::GSS_C_MUTUAL_FLAG;
+/// Flags for GSS encryption, as libpq asks.
+pub(crate) const ENC_FLAGS: CtxFlags = CtxFlags::GSS_C_MUTUAL_FLAG
+    .union(CtxFlags::GSS_C_REPLAY_FLAG)
+    .union(CtxFlags::GSS_C_SEQUENCE_FLAG)
+    .union(CtxFlags::GSS_C_CONF_FLAG)
+    .union(CtxFlags::GSS_C_INTEG_FLAG);
+
+/// An exchange already finished elsewhere (GSS encryption authenticated the client).
+pub(crate) struct Done(pub GssFlags);
+
+impl Initiator for Done {
+    async fn step(&mut self, _: Vec<u8>) -> Result<Option<Vec<u8>>, Error> {
+        Err(Error::protocol(
+            "the server sent a Kerberos token on a GSS-encrypted connection",
+        ))
+    }
+    fn is_complete(&self) -> bool {
+        true
+    }
+    fn flags(&self) -> GssFlags {
+        self.0
+    }
+}
+
 /// The client side of the exchange as the authentication loop sees it; a trait so the loop
 /// can be tested against a scripted peer.
 pub(crate) trait Initiator: Send {
@@ -86,6 +112,9 @@ impl GssStart {
     pub fn service_principal(&self) -> &str {
         &self.site.service
     }
+    pub(crate) fn into_ctx(self) -> Option<ClientCtx> {
+        self.ctx
+    }
     /// Size of the first token (the AP-REQ); large AD tickets make it tens of kB.
     pub fn first_token_len(&self) -> usize {
         self.first_token.len()
@@ -104,6 +133,7 @@ pub(crate) async fn start(
     hostbased: &str,
     mut site: GssSite,
     kdc_timeout: Duration,
+    flags: CtxFlags,
 ) -> Result<GssStart, Error> {
     site.client = Some(cred.principal.clone());
     let cred_handle = cred.cred.clone();
@@ -112,12 +142,7 @@ pub(crate) async fn start(
     let task = tokio::task::spawn_blocking(move || {
         let name = Name::new(target.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE))
             .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;
-        let mut ctx = ClientCtx::new(
-            Some(cred_handle),
-            name,
-            CtxFlags::GSS_C_MUTUAL_FLAG,
-            Some(GSS_MECH_KRB5),
-        );
+        let mut ctx = ClientCtx::new(Some(cred_handle), name, flags, Some(GSS_MECH_KRB5));
         let tok = ctx
             .step(None, None)
             .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;

@@ -23,12 +23,18 @@ pub enum Transport {
     Plain(TcpStream),
     /// TLS over TCP.
     Tls(Box<TlsStream<TcpStream>>),
+    /// GSS encryption over TCP (`gssencmode`).
+    GssEnc(Box<crate::gssenc::GssEncStream>),
 }
 
 impl Transport {
-    /// Whether the transport is encrypted.
+    /// Whether the transport is TLS.
     pub fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
+    }
+    /// Whether the transport is GSS-encrypted.
+    pub fn is_gss_encrypted(&self) -> bool {
+        matches!(self, Transport::GssEnc(_))
     }
 }
 
@@ -41,6 +47,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Transport::GssEnc(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -54,18 +61,21 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Transport::GssEnc(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Transport::GssEnc(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Transport::GssEnc(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -41,6 +41,7 @@ mod error;
 #[allow(unsafe_code)]
 mod ffi;
 mod gss;
+mod gssenc;
 mod handoff;
 #[cfg(feature = "deadpool")]
 pub mod pool;
@@ -48,10 +49,11 @@ pub mod probe;
 mod startup;
 mod tls;
 
-pub use config::{Config, CredentialSource, Secret, SslMode};
+pub use config::{Config, CredentialSource, GssEncMode, Secret, SslMode};
 pub use credentials::CredentialInfo;
 pub use error::{Error, ErrorKind};
 pub use gss::{GssFlags, GssStart};
+pub use gssenc::GssEncStream;
 pub use handoff::{Stream, Transport};
 pub use tls::{PeerCertificate, TlsInfo};
 
@@ -198,6 +200,24 @@ impl Connector {
     }
 
     async fn connect_unbounded(&self) -> Result<(tokio_postgres::Client, Connection), Error> {
+        match self.inner.config.gss_enc_mode {
+            GssEncMode::Disable => {}
+            mode => {
+                if let Some(auth) = self.gss_encrypted_login().await? {
+                    return self.finish(auth).await;
+                }
+                if mode == GssEncMode::Require {
+                    return Err(Error::new(Kind::Server {
+                        code: "08004".into(),
+                        message: "the server does not accept GSS encryption \
+                                  (gssencmode=require)"
+                            .into(),
+                    }));
+                }
+                // prefer: the server declined; a server accepts one negotiation per
+                // connection, so TLS needs a new one.
+            }
+        }
         // The ticket work runs on the blocking pool while TCP and TLS are under way.
         let network = async {
             let d = self.dial().await?;
@@ -208,6 +228,29 @@ impl Connector {
         let gss = gss?;
         let auth = self.authenticate(secured, gss).await?;
         self.finish(auth).await
+    }
+
+    /// GSS encryption instead of TLS: `None` when the server declines it.
+    async fn gss_encrypted_login(&self) -> Result<Option<Authenticated>, Error> {
+        let started = Instant::now();
+        let span = tracing::info_span!("gss_encryption");
+        let (dialed, gss) = tokio::join!(self.dial(), self.gss_init_with(gss::ENC_FLAGS));
+        let (dialed, gss) = (dialed?, gss?);
+        let limit = self.inner.config.connect_timeout;
+        let Some((stream, principal)) = gssenc::negotiate(dialed.stream, gss, limit)
+            .instrument(span.clone())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let flags = stream.flags();
+        span.in_scope(
+            || tracing::debug!(elapsed_ms = ms(started), flags = ?flags.names(), "gss encryption"),
+        );
+        let transport = Transport::GssEnc(Box::new(stream));
+        self.authenticate_with(transport, gss::Done(flags), None, principal)
+            .await
+            .map(Some)
     }
 
     /// Step 1: connects over TCP to `hostaddr` (or `host`) and `port`.
@@ -280,7 +323,10 @@ impl Connector {
     pub async fn gss_init(&self) -> Result<GssStart, Error> {
         let started = Instant::now();
         let span = tracing::info_span!("ticket", service = %self.inner.service);
-        let mut r = self.gss_init_inner().instrument(span.clone()).await;
+        let mut r = self
+            .gss_init_inner(gss::AUTH_FLAGS)
+            .instrument(span.clone())
+            .await;
         if let Err(e) = &r
             && matches!(
                 e.kind(),
@@ -295,14 +341,30 @@ impl Connector {
                 self.inner.config.credentials,
                 CredentialSource::Cache { .. }
             ) {
-                r = self.gss_init_inner().instrument(span.clone()).await;
+                r = self
+                    .gss_init_inner(gss::AUTH_FLAGS)
+                    .instrument(span.clone())
+                    .await;
             }
         }
         span.in_scope(|| tracing::debug!(elapsed_ms = ms(started), ok = r.is_ok(), "ticket"));
         r
     }
 
-    async fn gss_init_inner(&self) -> Result<GssStart, Error> {
+    async fn gss_init_with(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
+        let r = self.gss_init_inner(flags).await;
+        if let Err(e) = &r
+            && matches!(
+                e.kind(),
+                ErrorKind::CredentialsExpired | ErrorKind::NoCredentials
+            )
+        {
+            self.inner.creds.invalidate();
+        }
+        r
+    }
+
+    async fn gss_init_inner(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
         let creds = &self.inner.creds;
         let cur = creds.get(&self.inner.service).await?;
         let site = GssSite {
@@ -316,7 +378,7 @@ impl Connector {
             // it instead of each asking the KDC.
             let _g = creds.acquire_lock.lock().await;
             if creds.warm_generation.load(Ordering::Acquire) != cur.generation {
-                let r = gss::start(&cur, &self.inner.hostbased, site, kdc_timeout).await;
+                let r = gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await;
                 // Release the waiters whatever happened: after a failure (a silent KDC, say)
                 // they try side by side instead of one `kdc_timeout` after another.
                 creds
@@ -325,7 +387,7 @@ impl Connector {
                 return r;
             }
         }
-        gss::start(&cur, &self.inner.hostbased, site, kdc_timeout).await
+        gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await
     }
 
     /// Step 5: StartupMessage and the authentication exchange, up to AuthenticationOk.
@@ -336,10 +398,23 @@ impl Connector {
         secured: Secured,
         mut gss: GssStart,
     ) -> Result<Authenticated, Error> {
+        let first = std::mem::take(&mut gss.first_token);
+        let principal = gss.principal.clone();
+        self.authenticate_with(secured.transport, gss, Some(first), principal)
+            .await
+    }
+
+    async fn authenticate_with<I: gss::Initiator>(
+        &self,
+        transport: Transport,
+        mut gss: I,
+        first: Option<Vec<u8>>,
+        principal: String,
+    ) -> Result<Authenticated, Error> {
         let c = &self.inner.config;
         let started = Instant::now();
         let span = tracing::info_span!("gss_exchange");
-        let user = c.user.clone().unwrap_or_else(|| gss.principal.clone());
+        let user = c.user.clone().unwrap_or_else(|| principal.clone());
         let params = startup::StartupParams {
             user: user.clone(),
             database: c.dbname.clone(),
@@ -350,16 +425,15 @@ impl Connector {
             user: &user,
             service: &self.inner.service,
             password_fallback: c.password_fallback.as_ref(),
-            tls_verified: secured.transport.is_tls() && c.ssl_mode == SslMode::VerifyFull,
-            pipeline: c.password_fallback.is_none(),
-            channel_binding: match (&secured.transport, c.password_fallback.is_some()) {
+            tls_verified: transport.is_tls() && c.ssl_mode == SslMode::VerifyFull,
+            pipeline: c.password_fallback.is_none() && first.is_some(),
+            channel_binding: match (&transport, c.password_fallback.is_some()) {
                 (Transport::Tls(t), true) => t.get_ref().tls_server_end_point().ok().flatten(),
                 _ => None,
             },
             read_timeout: c.connect_timeout,
         };
-        let mut transport = secured.transport;
-        let first = std::mem::take(&mut gss.first_token);
+        let mut transport = transport;
         let out = startup::authenticate(&mut transport, &params, &mut gss, first, &settings)
             .instrument(span.clone())
             .await?;
@@ -376,7 +450,7 @@ impl Connector {
             transport,
             leftover: out.leftover,
             flags: out.flags,
-            principal: gss.principal.clone(),
+            principal,
             user,
             used_password: out.used_password,
         })

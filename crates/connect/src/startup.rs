@@ -186,16 +186,17 @@ pub(crate) async fn authenticate<S, I>(
     stream: &mut S,
     startup: &StartupParams,
     init: &mut I,
-    first_token: Vec<u8>,
+    first_token: Option<Vec<u8>>,
     settings: &AuthSettings<'_>,
 ) -> Result<AuthOutcome, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     I: Initiator,
 {
-    let mut out = BytesMut::with_capacity(256 + first_token.len());
+    let mut out = BytesMut::with_capacity(256 + first_token.as_ref().map_or(0, Vec::len));
     startup.encode(&mut out)?;
-    let mut first = Some(first_token);
+    // `None` when the client is already authenticated (GSS encryption did it).
+    let mut first = first_token;
     // Sending the first token right behind the StartupMessage saves the round trip of
     // waiting for AuthenticationGSS: the server reads it from its buffer once it asks. It
     // reveals nothing more than answering would (any peer can send AuthenticationGSS), but
@@ -222,9 +223,11 @@ where
                 pipelined = false;
             }
             Message::AuthenticationGss | Message::AuthenticationSspi => {
-                let tok = first
-                    .take()
-                    .ok_or_else(|| Error::protocol("the server asked to start Kerberos twice"))?;
+                let tok = first.take().ok_or_else(|| {
+                    Error::protocol(
+                        "the server asked for Kerberos again (twice, or after GSS encryption)",
+                    )
+                })?;
                 frontend::sasl_response(&tok, &mut out)
                     .map_err(|e| Error::protocol(format!("token cannot be framed: {e}")))?;
                 send(stream, &mut out).await?;
@@ -514,7 +517,14 @@ pub(crate) mod tests {
             channel_binding: None,
             read_timeout: Duration::from_secs(2),
         };
-        let r = authenticate(&mut client, &startup(), init, b"ap-req".to_vec(), &settings).await;
+        let r = authenticate(
+            &mut client,
+            &startup(),
+            init,
+            Some(b"ap-req".to_vec()),
+            &settings,
+        )
+        .await;
         drop(client);
         let _ = srv.await;
         r
@@ -625,7 +635,7 @@ pub(crate) mod tests {
             read_timeout: Duration::from_secs(2),
         };
         let mut i = init(1);
-        let e = authenticate(&mut client, &startup(), &mut i, vec![1], &settings)
+        let e = authenticate(&mut client, &startup(), &mut i, Some(vec![1]), &settings)
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{e}");
@@ -703,7 +713,7 @@ pub(crate) mod tests {
             read_timeout: Duration::from_millis(100),
         };
         let mut i = init(1);
-        let e = authenticate(&mut client, &startup(), &mut i, vec![1], &settings)
+        let e = authenticate(&mut client, &startup(), &mut i, Some(vec![1]), &settings)
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout);
@@ -771,7 +781,7 @@ pub(crate) mod tests {
                     read_timeout: Duration::from_secs(5),
                 };
                 let mut i = init(1);
-                let r = authenticate(&mut client, &startup(), &mut i, b"tok".to_vec(), &settings).await;
+                let r = authenticate(&mut client, &startup(), &mut i, Some(b"tok".to_vec()), &settings).await;
                 drop(client);
                 let _ = srv.await;
                 r

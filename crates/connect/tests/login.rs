@@ -521,3 +521,99 @@ async fn a_server_that_never_answers_times_out() {
     );
     hold.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gss_encryption_carries_rows_both_ways() {
+    let env = env();
+    let mut c = alice_config(env);
+    c.set("gssencmode", "require").unwrap();
+    let connector = Connector::new(c).unwrap();
+    let (client, conn) = connector.connect().await.unwrap();
+    tokio::spawn(conn);
+    let row = client
+        .query_one(
+            "SELECT current_user::text, encrypted, gss_authenticated, \
+             (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) \
+             FROM pg_stat_gssapi WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), env.realm.principal("alice"));
+    assert!(
+        row.get::<_, bool>(1),
+        "the server says GSS does not encrypt"
+    );
+    assert!(row.get::<_, bool>(2));
+    assert!(!row.get::<_, bool>(3), "TLS should not be in use");
+    // Many packets each way: 100,000 rows out, 100,000 rows in.
+    let rows = client
+        .query(
+            "SELECT g, md5(g::text) FROM generate_series(1, 100000) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 100_000);
+    assert_eq!(
+        rows.iter().map(|r| r.get::<_, i32>(0) as i64).sum::<i64>(),
+        100_000 * 100_001 / 2
+    );
+    client
+        .batch_execute("CREATE TEMP TABLE t (i int, s text)")
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in::<_, bytes::Bytes>("COPY t FROM STDIN")
+        .await
+        .unwrap();
+    let mut sink = std::pin::pin!(sink);
+    let mut chunk = String::new();
+    for i in 1..=100_000 {
+        chunk.push_str(&format!("{i}\trow-{i}\n"));
+        if i % 25_000 == 0 {
+            sink.send(bytes::Bytes::from(std::mem::take(&mut chunk)))
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(sink.as_mut().finish().await.unwrap(), 100_000);
+    let n: i64 = client
+        .query_one("SELECT sum(i)::bigint FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 100_000 * 100_001 / 2);
+    // Cancel works over a GSS-encrypted login too (the cancel itself goes over TLS).
+    let token = client.cancel_token();
+    let q = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    connector.cancel(&token).await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(10), q)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect_err("cancelled");
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gss_encryption_for_a_role_outside_rds_ad_is_a_password_request() {
+    let env = env();
+    let mut c: Config = base(&env.realm).parse().unwrap();
+    c.set("gssencmode", "prefer").unwrap();
+    c.user(env.realm.principal("carol")).kerberos_password(
+        env.realm.principal("carol"),
+        Secret::new(env.realm.password("carol").unwrap()),
+    );
+    let e = Connector::new(c)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("carol is not in rds_ad");
+    assert_eq!(e.kind(), ErrorKind::PasswordRequested, "{e}");
+}
