@@ -617,3 +617,39 @@ async fn gss_encryption_for_a_role_outside_rds_ad_is_a_password_request() {
         .expect("carol is not in rds_ad");
     assert_eq!(e.kind(), ErrorKind::PasswordRequested, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gssencmode_prefer_falls_back_to_tls_when_declined() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = env();
+    // A front that declines GSS encryption on the first connection, then relays every later
+    // connection to the real server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pg_port = env.realm.pg_port();
+    let front = tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        let mut req = [0u8; 8];
+        first.read_exact(&mut req).await.unwrap();
+        assert_eq!(&req[4..], &80877104u32.to_be_bytes(), "a GSSENCRequest");
+        first.write_all(b"N").await.unwrap();
+        drop(first);
+        loop {
+            let (mut down, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut up = tokio::net::TcpStream::connect(("127.0.0.1", pg_port))
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+    let mut c = alice_config(env);
+    c.port(port).set("gssencmode", "prefer").unwrap();
+    // current_user checks the server's view: GSS-authenticated, over TLS.
+    assert_eq!(
+        current_user(&Connector::new(c.clone()).unwrap()).await,
+        env.realm.principal("alice")
+    );
+    front.abort();
+}
