@@ -367,6 +367,12 @@ impl Config {
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Config, Error> {
         match key {
             "host" => {
+                if value.is_empty() {
+                    return Err(Error::config(
+                        "host is empty",
+                        "give the endpoint's host name, e.g. host=mydb.cluster-x.us-east-1.rds.corp.example.com",
+                    ));
+                }
                 if value.contains(',') {
                     return Err(Error::config(
                         format!("host `{value}` lists several hosts"),
@@ -960,6 +966,7 @@ mod tests {
             ("host=x gssencmode=always", "gssencmode"),
             ("host=x require_auth=scram-sha-256", "require_auth"),
             ("host=a,b", "several hosts"),
+            ("host=", "host is empty"),
             ("host=x password=hunter2", "password"),
             ("host='x", "closing quote"),
             ("host", "no `=value`"),
