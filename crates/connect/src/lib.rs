@@ -203,8 +203,29 @@ impl Connector {
         match self.inner.config.gss_enc_mode {
             GssEncMode::Disable => {}
             mode => {
-                if let Some(auth) = self.gss_encrypted_login().await? {
-                    return self.finish(auth).await;
+                let attempt = match self.gss_encrypted_login().await {
+                    Ok(Some(auth)) => self.finish(auth).await.map(Some),
+                    other => other.map(|_| None),
+                };
+                match attempt {
+                    Ok(Some(done)) => return Ok(done),
+                    Ok(None) => {}
+                    // prefer: a server that refuses the login over GSS encryption (no
+                    // hostgssenc line, as on Aurora) gets a second try over TLS, as libpq
+                    // gives it; failures of our own Kerberos side would only repeat.
+                    Err(e)
+                        if mode == GssEncMode::Prefer
+                            && matches!(
+                                e.kind(),
+                                ErrorKind::Server
+                                    | ErrorKind::PasswordRequested
+                                    | ErrorKind::RoleMissing
+                                    | ErrorKind::ServerGss
+                            ) =>
+                    {
+                        tracing::debug!(error = %e, "GSS encryption refused; trying TLS");
+                    }
+                    Err(e) => return Err(e),
                 }
                 if mode == GssEncMode::Require {
                     return Err(Error::new(Kind::Server {

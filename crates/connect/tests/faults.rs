@@ -108,4 +108,37 @@ async fn kdc_and_server_faults() {
         Some(format!("postgres/{}", realm.db_host()).as_str())
     );
     assert!(e.cause().contains("keytab"), "{}", e.cause());
+
+    // A server whose Kerberos rule is `hostssl` only (as on Aurora): GSS encryption is
+    // refused by pg_hba.conf; `prefer` then logs in over TLS, `require` says why it failed.
+    let hba = realm.admin_sql("SHOW hba_file").unwrap();
+    let hba = hba.trim();
+    let text = std::fs::read_to_string(hba).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("hostgssenc"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(text, without, "the realm had a hostgssenc line");
+    std::fs::write(hba, without).unwrap();
+    realm.admin_sql("SELECT pg_reload_conf()").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut prefer = alice_config(env);
+    prefer.set("gssencmode", "prefer").unwrap();
+    assert_eq!(
+        current_user(&Connector::new(prefer).unwrap()).await,
+        realm.principal("alice")
+    );
+    let mut require = alice_config(env);
+    require.set("gssencmode", "require").unwrap();
+    let e = Connector::new(require)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("no hostgssenc line");
+    assert!(
+        matches!(e.kind(), ErrorKind::Server | ErrorKind::PasswordRequested),
+        "{e}"
+    );
 }
