@@ -33,6 +33,9 @@ pub enum ErrorKind {
     WrongRealm,
     /// The password is wrong, or the keytab holds outdated keys.
     BadPassword,
+    /// The KDC refused the account itself: disabled, locked, expired, or its password
+    /// expired.
+    AccountRefused,
     /// TLS could not be set up or the server's certificate was refused.
     Tls,
     /// The server could not be reached over TCP.
@@ -45,6 +48,9 @@ pub enum ErrorKind {
     ServerNotAuthenticated,
     /// The server could not accept the Kerberos ticket.
     ServerGss,
+    /// The server accepted the ticket but its principal is not the role logged in as
+    /// (`user=`), for instance the same name in another case.
+    RoleMismatch,
     /// A step took longer than its bound.
     Timeout,
     /// The server sent something that is not the PostgreSQL protocol.
@@ -93,6 +99,12 @@ pub(crate) enum Kind {
         source: String,
         detail: String,
     },
+    AccountRefused {
+        principal: String,
+        /// The KDC's error code (krb5 com_err), which says why.
+        code: i32,
+        detail: String,
+    },
     Tls {
         host: String,
         ca: Option<PathBuf>,
@@ -114,6 +126,11 @@ pub(crate) enum Kind {
         detail: String,
     },
     ServerGss {
+        principal: String,
+        message: String,
+    },
+    RoleMismatch {
+        user: String,
         principal: String,
         message: String,
     },
@@ -194,12 +211,14 @@ impl Error {
             Kind::ClientPrincipalUnknown { .. } => ErrorKind::ClientPrincipalUnknown,
             Kind::WrongRealm { .. } => ErrorKind::WrongRealm,
             Kind::BadPassword { .. } => ErrorKind::BadPassword,
+            Kind::AccountRefused { .. } => ErrorKind::AccountRefused,
             Kind::Tls { .. } => ErrorKind::Tls,
             Kind::ServerUnreachable { .. } => ErrorKind::ServerUnreachable,
             Kind::RoleMissing { .. } => ErrorKind::RoleMissing,
             Kind::PasswordRequested { .. } => ErrorKind::PasswordRequested,
             Kind::ServerNotAuthenticated { .. } => ErrorKind::ServerNotAuthenticated,
             Kind::ServerGss { .. } => ErrorKind::ServerGss,
+            Kind::RoleMismatch { .. } => ErrorKind::RoleMismatch,
             Kind::Timeout { .. } => ErrorKind::Timeout,
             Kind::Protocol { .. } => ErrorKind::Protocol,
             Kind::Server { .. } => ErrorKind::Server,
@@ -207,12 +226,16 @@ impl Error {
         }
     }
 
-    /// The service principal that was asked for, when the error concerns one.
+    /// The principal the error concerns, when it concerns one: the service principal that
+    /// was asked for, or the client principal (for [`ErrorKind::ClientPrincipalUnknown`],
+    /// [`ErrorKind::AccountRefused`] and [`ErrorKind::RoleMismatch`]).
     pub fn principal(&self) -> Option<&str> {
         match &self.0.kind {
             Kind::ServicePrincipalUnknown { principal, .. }
             | Kind::ClientPrincipalUnknown { principal, .. }
             | Kind::WrongRealm { principal, .. }
+            | Kind::AccountRefused { principal, .. }
+            | Kind::RoleMismatch { principal, .. }
             | Kind::ServerGss { principal, .. } => Some(principal),
             _ => None,
         }
@@ -239,6 +262,7 @@ impl Error {
             | Kind::ClientPrincipalUnknown { detail, .. }
             | Kind::WrongRealm { detail, .. }
             | Kind::BadPassword { detail, .. }
+            | Kind::AccountRefused { detail, .. }
             | Kind::Tls { detail, .. }
             | Kind::ServerUnreachable { detail, .. }
             | Kind::ServerNotAuthenticated { detail }
@@ -246,6 +270,7 @@ impl Error {
             | Kind::Gss { detail } => detail.clone(),
             Kind::RoleMissing { message, .. }
             | Kind::ServerGss { message, .. }
+            | Kind::RoleMismatch { message, .. }
             | Kind::Server { message, .. } => message.clone(),
             Kind::PasswordRequested { method, .. } => format!("server requested {method}"),
             Kind::Timeout { phase, after } => format!("{phase} took longer than {after:?}"),
@@ -277,7 +302,9 @@ impl Error {
             Kind::ServicePrincipalUnknown { principal, .. } => format!(
                 "the KDC has no service principal {principal}: the host name used for \
                  Kerberos is not the one the database is registered under (on Aurora, the \
-                 domain-suffixed endpoint), or krbsrvname is wrong"
+                 domain-suffixed endpoint), krbsrvname is wrong, or no account of the \
+                 directory holds this SPN (Active Directory does not name the principal it \
+                 did not find)"
             ),
             Kind::ClientPrincipalUnknown { principal, .. } => {
                 format!("the KDC does not know the principal {principal}")
@@ -291,6 +318,32 @@ impl Error {
                 "the KDC refused the key from {source}: the password is wrong, or the keytab \
                  holds keys of an older password (stale key version)"
             ),
+            Kind::AccountRefused {
+                principal, code, ..
+            } => {
+                use krb5_codes::*;
+                let why = match *code {
+                    KRB5KDC_ERR_KEY_EXP => {
+                        "the account's password has expired (or the \
+                        directory demands a change at next logon)"
+                    }
+                    KRB5KDC_ERR_NAME_EXP => {
+                        "the account has expired (its expiry date, \
+                        accountExpires in Active Directory, is past)"
+                    }
+                    KRB5KDC_ERR_CLIENT_REVOKED => "the account is disabled or locked out",
+                    // AD answers a service-ticket request of a disabled (or locked, or
+                    // out-of-hours) account with a bare policy refusal.
+                    _ => {
+                        "the account is disabled or locked out, or a directory policy (logon \
+                        hours, allowed workstations) forbids it now"
+                    }
+                };
+                format!(
+                    "the KDC refused the account {principal}: {why}. Tickets taken before \
+                     stop working as soon as a new service ticket is needed"
+                )
+            }
             Kind::Tls { host, ca, .. } => match ca {
                 Some(ca) => format!(
                     "TLS with the server failed: its certificate was not accepted for the \
@@ -309,19 +362,50 @@ impl Error {
             Kind::RoleMissing { user, .. } => {
                 format!("the database has no role named {user}")
             }
-            Kind::PasswordRequested { user, method } => format!(
-                "the server asked for a password ({method}) instead of Kerberos for role \
-                 {user}: the role does not exist, or it is not granted rds_ad (no Kerberos \
-                 pg_hba line matches it)"
-            ),
+            Kind::PasswordRequested { user, method } => {
+                let mut cause = format!(
+                    "the server asked for a password ({method}) instead of Kerberos for role \
+                     {user}: the role does not exist, or it is not granted rds_ad (no Kerberos \
+                     pg_hba line matches it)"
+                );
+                let name = user.split('@').next().unwrap_or(user);
+                if name.chars().any(|c| c.is_uppercase()) {
+                    cause.push_str(&format!(
+                        "; role names are case-sensitive and {user} has capitals: Active \
+                         Directory accepts a user name in any case and the ticket carries it \
+                         as typed, so a principal typed in another case names no role"
+                    ));
+                }
+                cause
+            }
             Kind::ServerNotAuthenticated { detail } => format!(
                 "the server did not prove its identity with Kerberos ({detail}); the login \
                  was refused because the server could be an impostor"
             ),
             Kind::ServerGss { principal, .. } => format!(
                 "the server could not accept the Kerberos ticket for {principal}: its keytab \
-                 is missing or outdated, or it is registered under another principal"
+                 is missing or outdated, holds no key of the ticket's encryption type (an \
+                 Active Directory service account that allows RC4 only gets RC4 tickets, \
+                 while its keytab holds AES keys), or it is registered under another principal"
             ),
+            Kind::RoleMismatch {
+                user, principal, ..
+            } => {
+                if user.eq_ignore_ascii_case(principal) {
+                    format!(
+                        "the server accepted the Kerberos ticket of {principal} but refused it \
+                         for the role {user}: the names differ only in case, and PostgreSQL \
+                         compares them exactly. Active Directory accepts a user name in any \
+                         case and the ticket carries it as typed"
+                    )
+                } else {
+                    format!(
+                        "the server accepted the Kerberos ticket of {principal} but refused it \
+                         for the role {user}: a principal may only log in as the role of the \
+                         same name"
+                    )
+                }
+            }
             Kind::Timeout { phase, after } => format!("{phase} took longer than {after:?}"),
             Kind::Protocol { detail } => {
                 format!("the server broke the PostgreSQL protocol: {detail}")
@@ -357,7 +441,9 @@ impl Error {
                 is registered under in the directory (on Aurora: the domain-suffixed \
                 endpoint, e.g. <cluster>.<region>.rds.<your-domain>), set krbsrvhost= to it \
                 when you dial another name, and leave krbsrvname at postgres (or \
-                POSTGRES, as Aurora registers it)"
+                POSTGRES, as Aurora registers it); in a directory of your own, register the \
+                SPN on the account whose keytab the server holds (setspn -S \
+                postgres/<host> <account>)"
                 .into(),
             Kind::ClientPrincipalUnknown { .. } => "check the spelling and realm (upper case) \
                 of the principal"
@@ -370,6 +456,19 @@ impl Error {
             Kind::BadPassword { .. } => "check the password, or export a fresh keytab after \
                 the account's password changed (ktutil / ktpass)"
                 .into(),
+            Kind::AccountRefused { code, .. } => match *code {
+                krb5_codes::KRB5KDC_ERR_KEY_EXP => "change the password (kpasswd, or Ctrl-Alt-Del \
+                    on a domain machine; a directory admin can reset it), then kinit again"
+                    .into(),
+                krb5_codes::KRB5KDC_ERR_NAME_EXP => "ask a directory admin to extend the \
+                    account's expiry (accountExpires; `Set-ADAccountExpiration`, or \
+                    `samba-tool user setexpiry`)"
+                    .into(),
+                _ => "ask a directory admin to enable or unlock the account \
+                    (`Enable-ADAccount` / `Unlock-ADAccount`, or `samba-tool user enable`), \
+                    then kinit again"
+                    .into(),
+            },
             Kind::Tls { ca, .. } => match ca {
                 Some(_) => "check that sslrootcert is the CA bundle of the server (for RDS: \
                     the regional bundle from AWS) and that host= (or sslhost=) is a name on the \
@@ -386,18 +485,36 @@ impl Error {
                 (CREATE ROLE \"user@REALM\" LOGIN; GRANT rds_ad TO ...), or connect as an \
                 existing role"
                 .into(),
-            Kind::PasswordRequested { .. } => "grant the role Kerberos login on Aurora: \
-                CREATE ROLE \"user@REALM\" LOGIN; GRANT rds_ad TO \"user@REALM\"; and connect \
-                with that exact role name as user="
-                .into(),
+            Kind::PasswordRequested { user, .. } => {
+                let mut fix = String::from(
+                    "grant the role Kerberos login on Aurora: CREATE ROLE \"user@REALM\" \
+                     LOGIN; GRANT rds_ad TO \"user@REALM\"; and connect with that exact role \
+                     name as user=",
+                );
+                let name = user.split('@').next().unwrap_or(user);
+                if name.chars().any(|c| c.is_uppercase()) {
+                    fix.push_str(
+                        " (if the role exists in lower case, set user= to it, and log in to \
+                         Kerberos with that name or with `kinit -C`)",
+                    );
+                }
+                fix
+            }
             Kind::ServerNotAuthenticated { .. } => "make sure you reach the real server \
                 (check host and hostaddr) and that its pg_hba.conf uses gss for this role, \
                 not trust"
                 .into(),
             Kind::ServerGss { .. } => "look at the server log for the reason; on Aurora check \
                 that the cluster is joined to the directory and its Kerberos status is \
-                active"
+                active; on a server of your own, allow AES on the service account \
+                (msDS-SupportedEncryptionTypes = 24) and export its keytab again"
                 .into(),
+            Kind::RoleMismatch { user, .. } => format!(
+                "log in to Kerberos with the name exactly as the role ({user}), or with \
+                 `kinit -C`, which asks the directory for the stored name; or set user= to \
+                 the principal's role; on Aurora, the cluster parameter krb_caseins_users=1 \
+                 makes the comparison case-insensitive"
+            ),
             Kind::Timeout { phase, .. } => match *phase {
                 "Kerberos" | "credentials" => "check that the KDC answers (`aurora-krb check`) \
                     or raise kdc_timeout"
@@ -430,6 +547,19 @@ impl fmt::Display for Error {
                 "server asked for a password ({method}) instead of Kerberos for role {user}: \
                  the role does not exist or is not granted rds_ad"
             ),
+            Kind::RoleMismatch {
+                user, principal, ..
+            } => format!(
+                "the server refused the Kerberos principal {principal} for the role {user}{}",
+                if user.eq_ignore_ascii_case(principal) {
+                    " (the names differ in case)"
+                } else {
+                    ""
+                }
+            ),
+            Kind::AccountRefused { principal, .. } => {
+                format!("the KDC refused the account {principal}: {}", self.detail())
+            }
             Kind::Tls { host, ca, detail } => format!(
                 "TLS failed for {host} (CA: {}): {detail}",
                 ca.as_ref()
@@ -472,8 +602,11 @@ impl std::error::Error for Error {
 /// MIT krb5 com_err codes that tell failures apart (krb5.h, gssapi_err_krb5.h). GSSAPI hands
 /// them back as the minor status, as unsigned 32-bit values.
 pub(crate) mod krb5_codes {
+    pub const KRB5KDC_ERR_NAME_EXP: i32 = -1765328383;
     pub const KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN: i32 = -1765328378;
     pub const KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN: i32 = -1765328377;
+    pub const KRB5KDC_ERR_POLICY: i32 = -1765328372;
+    pub const KRB5KDC_ERR_CLIENT_REVOKED: i32 = -1765328366;
     pub const KRB5KDC_ERR_KEY_EXP: i32 = -1765328361;
     pub const KRB5KDC_ERR_PREAUTH_FAILED: i32 = -1765328360;
     pub const KRB5KRB_AP_ERR_BAD_INTEGRITY: i32 = -1765328353;
@@ -559,8 +692,15 @@ pub(crate) fn from_gss(major: u32, minor: u32, display: String, site: &GssSite) 
         KRB5KDC_ERR_PREAUTH_FAILED
         | KRB5_PREAUTH_FAILED
         | KRB5KRB_AP_ERR_BAD_INTEGRITY
-        | KRB5_KT_KVNONOTFOUND
-        | KRB5KDC_ERR_KEY_EXP => Kind::BadPassword { source, detail },
+        | KRB5_KT_KVNONOTFOUND => Kind::BadPassword { source, detail },
+        KRB5KDC_ERR_KEY_EXP
+        | KRB5KDC_ERR_NAME_EXP
+        | KRB5KDC_ERR_CLIENT_REVOKED
+        | KRB5KDC_ERR_POLICY => Kind::AccountRefused {
+            principal: site.client.clone().unwrap_or_else(|| "(default)".into()),
+            code: minor,
+            detail,
+        },
         KRB5_KT_NOTFOUND | KRB5_KT_END | KG_KEYTAB_NOMATCH => Kind::NoCredentials {
             source,
             detail: format!("{detail}; the keytab holds no key for this principal"),
@@ -650,6 +790,10 @@ mod tests {
             (KRB5_KT_KVNONOTFOUND, ErrorKind::BadPassword),
             (KRB5_CONFIG_CANTOPEN, ErrorKind::Krb5Config),
             (KRB5KRB_AP_ERR_MODIFIED, ErrorKind::ServerGss),
+            (KRB5KDC_ERR_KEY_EXP, ErrorKind::AccountRefused),
+            (KRB5KDC_ERR_NAME_EXP, ErrorKind::AccountRefused),
+            (KRB5KDC_ERR_POLICY, ErrorKind::AccountRefused),
+            (KRB5KDC_ERR_CLIENT_REVOKED, ErrorKind::AccountRefused),
         ];
         for (code, kind) in cases {
             let e = from_gss(0xd0000, code as u32, "lib text".into(), &site());

@@ -444,6 +444,7 @@ impl Connector {
         };
         let settings = startup::AuthSettings {
             user: &user,
+            client: &principal,
             service: &self.inner.service,
             password_fallback: c.password_fallback.as_ref(),
             tls_verified: transport.is_tls() && c.ssl_mode == SslMode::VerifyFull,

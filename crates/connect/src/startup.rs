@@ -110,6 +110,8 @@ pub(crate) fn error_fields(body: &ErrorResponseBody) -> (String, String, String)
 /// How the authentication loop behaves.
 pub(crate) struct AuthSettings<'a> {
     pub user: &'a str,
+    /// The client principal the Kerberos credential is for.
+    pub client: &'a str,
     pub service: &'a str,
     pub password_fallback: Option<&'a Secret>,
     /// TLS with the server's certificate verified against its name (`verify-full`).
@@ -364,6 +366,21 @@ where
             }
             Message::ErrorResponse(body) => {
                 let (_, code, message) = error_fields(&body);
+                // The server accepted our ticket (it sent its proof) and still refused: it
+                // compares the ticket's principal with the role, exactly. AD hands out
+                // tickets for a name in the case the user typed it, so this is common there.
+                if code == "28000"
+                    && !used_password
+                    && init.is_complete()
+                    && message.contains("GSSAPI authentication failed")
+                    && settings.client != settings.user
+                {
+                    return Err(Error::new(Kind::RoleMismatch {
+                        user: settings.user.to_string(),
+                        principal: settings.client.to_string(),
+                        message,
+                    }));
+                }
                 return Err(from_server(
                     &code,
                     &message,
@@ -481,6 +498,16 @@ pub(crate) mod tests {
         init: &mut FakeInit,
         fallback: Option<&Secret>,
     ) -> Result<AuthOutcome, Error> {
+        run_as(script, init, fallback, "alice@CORP.EXAMPLE.COM").await
+    }
+
+    /// [`run`] with a credential of `principal` for the role alice@CORP.EXAMPLE.COM.
+    async fn run_as(
+        script: Vec<Vec<u8>>,
+        init: &mut FakeInit,
+        fallback: Option<&Secret>,
+        principal: &str,
+    ) -> Result<AuthOutcome, Error> {
         let (mut client, mut server) = tokio::io::duplex(1 << 16);
         let srv = tokio::spawn(async move {
             let (_, body) = read_frontend(&mut server, true).await;
@@ -510,6 +537,7 @@ pub(crate) mod tests {
         });
         let settings = AuthSettings {
             user: "alice@CORP.EXAMPLE.COM",
+            client: principal,
             service: "postgres/db.example.test",
             password_fallback: fallback,
             tls_verified: true,
@@ -627,6 +655,7 @@ pub(crate) mod tests {
         let pw = Secret::new("pw-123");
         let settings = AuthSettings {
             user: "u",
+            client: "alice@CORP.EXAMPLE.COM",
             service: "postgres/h",
             password_fallback: Some(&pw),
             tls_verified: false,
@@ -659,6 +688,39 @@ pub(crate) mod tests {
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ServerGss, "{e}");
         assert_eq!(e.principal(), Some("postgres/db.example.test"));
+    }
+
+    #[tokio::test]
+    async fn a_refusal_after_the_servers_proof_names_the_principal_and_the_role() {
+        // The server accepted the ticket (it sent its AP-REP), then compared names.
+        let refused = || {
+            vec![
+                auth(7, b""),
+                [
+                    auth(8, b"ap-rep"),
+                    error_response(
+                        "28000",
+                        "GSSAPI authentication failed for user \"alice@CORP.EXAMPLE.COM\"",
+                    ),
+                ]
+                .concat(),
+            ]
+        };
+        let e = run_as(refused(), &mut init(1), None, "Alice@CORP.EXAMPLE.COM")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::RoleMismatch, "{e}");
+        assert_eq!(e.principal(), Some("Alice@CORP.EXAMPLE.COM"));
+        assert!(e.cause().contains("case"), "{}", e.cause());
+        assert!(e.fix().contains("krb_caseins_users"), "{}", e.fix());
+        let e = run_as(refused(), &mut init(1), None, "bob@CORP.EXAMPLE.COM")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::RoleMismatch, "{e}");
+        assert!(!e.cause().contains("case"), "{}", e.cause());
+        // Same name: the ticket itself is the server's problem.
+        let e = run(refused(), &mut init(1), None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ServerGss, "{e}");
     }
 
     #[tokio::test]
@@ -705,6 +767,7 @@ pub(crate) mod tests {
         let (mut client, _server) = tokio::io::duplex(1024);
         let settings = AuthSettings {
             user: "u",
+            client: "alice@CORP.EXAMPLE.COM",
             service: "postgres/h",
             password_fallback: None,
             tls_verified: true,
@@ -773,6 +836,7 @@ pub(crate) mod tests {
                 });
                 let settings = AuthSettings {
                     user: "u",
+                    client: "alice@CORP.EXAMPLE.COM",
                     service: "postgres/h",
                     password_fallback: None,
                     tls_verified: true,
