@@ -215,6 +215,62 @@ async fn password_logs_in_against_ad() {
     logs_in_as(realm, password_config(realm, &alice, &alice), &alice).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gss_encryption_against_ad() {
+    let Some(_turn) = turn().await else { return };
+    let realm = shared();
+    point_at(realm);
+    let alice = realm.principal("alice");
+    let mut c = alice_cache_config(realm, "alice-gssenc");
+    c.set("gssencmode", "require").unwrap();
+    let (client, conn) = Connector::new(c).unwrap().connect().await.unwrap();
+    let task = tokio::spawn(conn);
+    let row = client
+        .query_one(
+            "SELECT current_user::text, encrypted, gss_authenticated, principal \
+             FROM pg_stat_gssapi WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), alice);
+    assert!(
+        row.get::<_, bool>(1),
+        "the server says GSS does not encrypt"
+    );
+    assert!(row.get::<_, bool>(2));
+    assert_eq!(row.get::<_, String>(3), alice);
+    drop(client);
+    let _ = task.await;
+
+    // A name in another case is refused the same way over GSS encryption, and `prefer`
+    // does not retry it over TLS (it would only fail again).
+    let typed = format!("Alice@{}", realm.realm());
+    let refusals = || {
+        std::fs::read_to_string(realm.pg_log())
+            .unwrap()
+            .matches(&format!("authenticated user name ({typed}) do not match"))
+            .count()
+    };
+    let before = refusals();
+    let mut c = password_config(realm, &alice, &typed);
+    c.set("gssencmode", "prefer").unwrap();
+    let e = fails(c).await;
+    assert_eq!(e.kind(), ErrorKind::RoleMismatch, "{e}");
+    // The backend logs its reason after the client is told: wait for it, then a moment
+    // more for a second attempt's line, had there been one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while refusals() == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        refusals() - before,
+        1,
+        "one login attempt, not a retry over TLS"
+    );
+}
+
 // ---- refusals every KDC has, on the shared realm ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
