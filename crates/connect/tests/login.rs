@@ -342,52 +342,7 @@ async fn rows_both_ways_over_tls() {
     let connector = Connector::new(alice_config(env)).unwrap();
     let (client, conn) = connector.connect().await.unwrap();
     tokio::spawn(conn);
-    // Server to client.
-    let rows = client
-        .query(
-            "SELECT g, md5(g::text) FROM generate_series(1, 100000) g",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 100_000);
-    let sum: i64 = rows.iter().map(|r| r.get::<_, i32>(0) as i64).sum();
-    assert_eq!(sum, 100_000 * 100_001 / 2);
-    assert_eq!(rows[99_999].get::<_, String>(1).len(), 32);
-    // Client to server, with COPY.
-    client
-        .batch_execute("CREATE TEMP TABLE t (i int, s text)")
-        .await
-        .unwrap();
-    let sink = client
-        .copy_in::<_, bytes::Bytes>("COPY t FROM STDIN")
-        .await
-        .unwrap();
-    let mut sink = std::pin::pin!(sink);
-    let mut chunk = String::new();
-    for i in 1..=100_000 {
-        chunk.push_str(&format!("{i}\trow-{i}\n"));
-        if i % 10_000 == 0 {
-            sink.send(bytes::Bytes::from(std::mem::take(&mut chunk)))
-                .await
-                .unwrap();
-        }
-    }
-    let n = sink.as_mut().finish().await.unwrap();
-    assert_eq!(n, 100_000);
-    let row = client
-        .query_one(
-            "SELECT count(*), sum(i)::bigint, sum(length(s))::bigint FROM t",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(row.get::<_, i64>(0), 100_000);
-    assert_eq!(row.get::<_, i64>(1), 100_000 * 100_001 / 2);
-    assert_eq!(row.get::<_, i64>(2), {
-        let digits: i64 = (1..=100_000i64).map(|i| i.to_string().len() as i64).sum();
-        digits + 4 * 100_000
-    });
+    rows_both_ways(&client).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -546,44 +501,7 @@ async fn gss_encryption_carries_rows_both_ways() {
     );
     assert!(row.get::<_, bool>(2));
     assert!(!row.get::<_, bool>(3), "TLS should not be in use");
-    // Many packets each way: 100,000 rows out, 100,000 rows in.
-    let rows = client
-        .query(
-            "SELECT g, md5(g::text) FROM generate_series(1, 100000) g",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 100_000);
-    assert_eq!(
-        rows.iter().map(|r| r.get::<_, i32>(0) as i64).sum::<i64>(),
-        100_000 * 100_001 / 2
-    );
-    client
-        .batch_execute("CREATE TEMP TABLE t (i int, s text)")
-        .await
-        .unwrap();
-    let sink = client
-        .copy_in::<_, bytes::Bytes>("COPY t FROM STDIN")
-        .await
-        .unwrap();
-    let mut sink = std::pin::pin!(sink);
-    let mut chunk = String::new();
-    for i in 1..=100_000 {
-        chunk.push_str(&format!("{i}\trow-{i}\n"));
-        if i % 25_000 == 0 {
-            sink.send(bytes::Bytes::from(std::mem::take(&mut chunk)))
-                .await
-                .unwrap();
-        }
-    }
-    assert_eq!(sink.as_mut().finish().await.unwrap(), 100_000);
-    let n: i64 = client
-        .query_one("SELECT sum(i)::bigint FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 100_000 * 100_001 / 2);
+    rows_both_ways(&client).await;
     // Cancel works over a GSS-encrypted login too (the cancel itself goes over TLS).
     let token = client.cancel_token();
     let q = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
@@ -652,4 +570,55 @@ async fn gssencmode_prefer_falls_back_to_tls_when_declined() {
         env.realm.principal("alice")
     );
     front.abort();
+}
+
+/// 100,000 rows from the server, then 100,000 rows to it with COPY, checked on both sides:
+/// many TLS records or GSS packets each way, split at arbitrary message boundaries.
+async fn rows_both_ways(client: &tokio_postgres::Client) {
+    // Server to client.
+    let rows = client
+        .query(
+            "SELECT g, md5(g::text) FROM generate_series(1, 100000) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 100_000);
+    let sum: i64 = rows.iter().map(|r| r.get::<_, i32>(0) as i64).sum();
+    assert_eq!(sum, 100_000 * 100_001 / 2);
+    assert_eq!(rows[99_999].get::<_, String>(1).len(), 32);
+    // Client to server, with COPY.
+    client
+        .batch_execute("CREATE TEMP TABLE t (i int, s text)")
+        .await
+        .unwrap();
+    let sink = client
+        .copy_in::<_, bytes::Bytes>("COPY t FROM STDIN")
+        .await
+        .unwrap();
+    let mut sink = std::pin::pin!(sink);
+    let mut chunk = String::new();
+    for i in 1..=100_000 {
+        chunk.push_str(&format!("{i}\trow-{i}\n"));
+        if i % 10_000 == 0 {
+            sink.send(bytes::Bytes::from(std::mem::take(&mut chunk)))
+                .await
+                .unwrap();
+        }
+    }
+    let n = sink.as_mut().finish().await.unwrap();
+    assert_eq!(n, 100_000);
+    let row = client
+        .query_one(
+            "SELECT count(*), sum(i)::bigint, sum(length(s))::bigint FROM t",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 100_000);
+    assert_eq!(row.get::<_, i64>(1), 100_000 * 100_001 / 2);
+    assert_eq!(row.get::<_, i64>(2), {
+        let digits: i64 = (1..=100_000i64).map(|i| i.to_string().len() as i64).sum();
+        digits + 4 * 100_000
+    });
 }
