@@ -436,6 +436,23 @@ async fn disabled_account() {
     assert_eq!(e.kind(), ErrorKind::AccountRefused, "{e}");
     assert!(e.cause().contains("disabled"), "{}", e.cause());
     assert!(e.fix().contains("enable"), "{}", e.fix());
+    // A service account that logs in with its keytab: the same, not a stale keytab.
+    realm.inject(AdFault::Disabled("app-svc")).unwrap();
+    let svc = realm.principal("app-svc");
+    let c: Config = format!(
+        "{} user={svc} client_keytab={} principal={svc}",
+        base(&realm),
+        realm.keytab("app-svc").display()
+    )
+    .parse()
+    .unwrap();
+    let e = fails(c.clone()).await;
+    assert_eq!(e.kind(), ErrorKind::AccountRefused, "{e}");
+    assert_eq!(e.principal(), Some(svc.as_str()));
+    assert!(e.cause().contains("disabled"), "{}", e.cause());
+    // Enabled again, the same connector settings log in.
+    realm.heal(AdFault::Disabled("app-svc")).unwrap();
+    logs_in_as(&realm, c, &svc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
