@@ -3,7 +3,7 @@
 //! the built binary run as a user runs it (`--format json`). Each fault names the check that
 //! must fail first and words its cause must contain; a healthy realm must pass everything.
 //!
-//! psql is run with the same settings, so the table in docs/check.md (what psql says, what
+//! psql is run with the same settings, so the table in the README (what psql says, what
 //! `aurora-krb check` says) comes from this run: `AURORA_KRB_FAULT_TABLE=1` prints it.
 //!
 //! Needs the binary: `cargo build --workspace --bins` first.

@@ -118,7 +118,7 @@ pub(crate) fn choose_addr(options: &RealmOptions) -> Result<Option<Ipv4Addr>, Er
         return Err(Error::Command {
             command: "starting an AD realm".into(),
             stderr: "the AD flavour needs root natively: Samba binds the well-known AD ports \
-                     (53, 88, 389, 464); run as root, or use the docker flavour (see docs/ad.md)"
+                     (53, 88, 389, 464); run as root, or use the docker flavour (see the README section 'The Active Directory flavour of the test realm')"
                 .into(),
         });
     }
