@@ -39,13 +39,14 @@ struct UpArgs {
     /// PostgreSQL's port on 127.0.0.1 (a free one when the realm is created without it).
     #[arg(long)]
     pg_port: Option<u16>,
-    /// The longest ticket the KDC issues, in seconds (short ones test expiry).
-    #[arg(long, default_value_t = 36000)]
-    ticket_lifetime: u64,
+    /// The longest ticket the KDC issues, in seconds (short ones test expiry) [default: 36000].
+    #[arg(long)]
+    ticket_lifetime: Option<u64>,
     /// The KDC of a new realm: an MIT KDC, or a Samba AD domain controller (needs root; it
     /// listens on the well-known ports of a loopback address of its own).
-    #[arg(long, value_enum, default_value_t = FlavorArg::Mit)]
-    flavor: FlavorArg,
+    /// [default: mit]
+    #[arg(long, value_enum)]
+    flavor: Option<FlavorArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,14 +60,21 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
     match args.action {
         Action::Up(up) => {
             let started = Instant::now();
-            let mut options =
-                RealmOptions::default().ticket_lifetime(Duration::from_secs(up.ticket_lifetime));
-            options.kdc_port = up.kdc_port;
-            options.pg_port = up.pg_port;
-            options.flavor = match up.flavor {
+            let flavor = up.flavor.map(|f| match f {
                 FlavorArg::Mit => Flavor::Mit,
                 FlavorArg::Ad => Flavor::Ad,
-            };
+            });
+            let lifetime = up.ticket_lifetime.map(Duration::from_secs);
+            if let Ok(existing) = Realm::open(&dir) {
+                refuse_changes(&existing, &up, flavor, lifetime)?;
+            }
+            let mut options = RealmOptions::default();
+            if let Some(lifetime) = lifetime {
+                options = options.ticket_lifetime(lifetime);
+            }
+            options.kdc_port = up.kdc_port;
+            options.pg_port = up.pg_port;
+            options.flavor = flavor.unwrap_or_default();
             let realm = Realm::up(&dir, options)
                 .with_context(|| format!("starting the realm in {}", dir.display()))?;
             println!(
@@ -119,4 +127,41 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A realm keeps the settings it was made with: a flag that asks for others is an error, not
+/// something to drop silently.
+fn refuse_changes(
+    realm: &Realm,
+    up: &UpArgs,
+    flavor: Option<Flavor>,
+    lifetime: Option<Duration>,
+) -> anyhow::Result<()> {
+    let mut differ = Vec::new();
+    if let Some(f) = flavor.filter(|f| *f != realm.flavor()) {
+        differ.push(format!("--flavor {f:?} (it is {:?})", realm.flavor()));
+    }
+    if let Some(p) = up.kdc_port.filter(|p| *p != realm.kdc_port()) {
+        differ.push(format!("--kdc-port {p} (it is {})", realm.kdc_port()));
+    }
+    if let Some(p) = up.pg_port.filter(|p| *p != realm.pg_port()) {
+        differ.push(format!("--pg-port {p} (it is {})", realm.pg_port()));
+    }
+    if let Some(l) = lifetime.filter(|l| *l != realm.ticket_lifetime()) {
+        differ.push(format!(
+            "--ticket-lifetime {} (it is {})",
+            l.as_secs(),
+            realm.ticket_lifetime().as_secs()
+        ));
+    }
+    if !differ.is_empty() {
+        anyhow::bail!(
+            "the realm in {dir} was made with other settings: {list}. A realm keeps its \
+             settings; to make it anew: aurora-krb realm down --dir {dir} && rm -rf {dir}, \
+             then up again (or choose another --dir)",
+            dir = realm.dir().display(),
+            list = differ.join(", ")
+        );
+    }
+    Ok(())
 }

@@ -187,6 +187,16 @@ impl Realm {
         &self.dir
     }
 
+    /// The kind of KDC the realm runs.
+    pub fn flavor(&self) -> Flavor {
+        self.state.flavor
+    }
+
+    /// The longest ticket the realm's KDC issues.
+    pub fn ticket_lifetime(&self) -> Duration {
+        Duration::from_secs(self.state.ticket_lifetime_secs)
+    }
+
     /// The Kerberos realm, `CORP.EXAMPLE.COM` unless chosen otherwise.
     pub fn realm(&self) -> &str {
         &self.state.realm
