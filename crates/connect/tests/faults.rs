@@ -35,12 +35,7 @@ async fn kdc_and_server_faults() {
     );
     // Without it, the error says the KDC is unreachable, promptly.
     let started = Instant::now();
-    let e = Connector::new(cache_config(env, &cold_cc))
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(cache_config(env, &cold_cc)).await;
     assert_eq!(e.kind(), ErrorKind::KdcUnreachable, "{e}");
     assert!(e.fix().contains("88"), "{}", e.fix());
     assert!(
@@ -48,12 +43,7 @@ async fn kdc_and_server_faults() {
         "{:?}",
         started.elapsed()
     );
-    let e = Connector::new(keytab_config(realm))
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(keytab_config(realm)).await;
     assert_eq!(e.kind(), ErrorKind::KdcUnreachable, "{e}");
 
     // A KDC that accepts but never answers: MIT would wait 27 s; kdc_timeout bounds it.
@@ -62,12 +52,7 @@ async fn kdc_and_server_faults() {
     let mut c = cache_config(env, &cold_cc);
     c.kdc_timeout(Duration::from_secs(2));
     let started = Instant::now();
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -96,12 +81,7 @@ async fn kdc_and_server_faults() {
     realm
         .kadmin(&format!("cpw -randkey {}", realm.service_principal()))
         .unwrap();
-    let e = Connector::new(cache_config(env, &fresh_cc))
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(cache_config(env, &fresh_cc)).await;
     assert_eq!(e.kind(), ErrorKind::ServerGss, "{e}");
     assert_eq!(
         e.principal(),

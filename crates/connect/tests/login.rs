@@ -108,12 +108,7 @@ async fn password_login_into_a_private_cache() {
     let mut c: Config = base(&env.realm).parse().unwrap();
     let wrong = "not-the-password-123";
     c.kerberos_password(env.realm.principal("alice"), Secret::new(wrong));
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::BadPassword, "{e}");
     for text in [e.to_string(), e.cause(), e.fix(), format!("{e:?}")] {
         assert!(!text.contains(wrong), "secret leaked: {text}");
@@ -166,12 +161,7 @@ async fn wrong_ca_is_a_tls_error_naming_the_ca() {
     assert!(st.status.success());
     let mut c = alice_config(env);
     c.ssl_root_cert(&other);
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.cause().contains("other-ca.crt"), "{}", e.cause());
     assert!(e.to_string().contains(env.realm.db_host()), "{e}");
@@ -191,12 +181,7 @@ async fn wrong_tls_name_fails_verify_full_but_passes_verify_ca() {
     let env = env();
     let mut c = alice_config(env);
     c.tls_host("wrong.example.test");
-    let e = Connector::new(c.clone())
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c.clone()).await;
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.to_string().contains("wrong.example.test"), "{e}");
     c.ssl_mode(SslMode::VerifyCa);
@@ -215,12 +200,7 @@ async fn no_ticket() {
         env.realm.dir().join("nobody.ccache").display()
     ));
     let started = Instant::now();
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::NoCredentials, "{e}");
     assert!(e.fix().contains("kinit"), "{}", e.fix());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -231,12 +211,7 @@ async fn wrong_krbsrvname_names_the_principal() {
     let env = env();
     let mut c = alice_config(env);
     c.krbsrvname("POSTGRES");
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::ServicePrincipalUnknown, "{e}");
     let want = format!("POSTGRES/{}", env.realm.db_host());
     assert_eq!(e.principal(), Some(want.as_str()));
@@ -248,12 +223,7 @@ async fn host_not_matching_the_service_principal() {
     let env = env();
     let mut c = alice_config(env);
     c.krb_host("127.0.0.1");
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::ServicePrincipalUnknown, "{e}");
     assert_eq!(e.principal(), Some("postgres/127.0.0.1"));
     assert!(e.fix().contains("krbsrvhost"), "{}", e.fix());
@@ -268,12 +238,7 @@ async fn bob_without_a_role_and_carol_outside_rds_ad_are_asked_for_passwords() {
             env.realm.principal(user),
             Secret::new(env.realm.password(user).unwrap()),
         );
-        let e = Connector::new(c)
-            .unwrap()
-            .connect()
-            .await
-            .err()
-            .expect("the login should fail");
+        let e = login_error(c).await;
         assert_eq!(e.kind(), ErrorKind::PasswordRequested, "{user}: {e}");
         assert!(e.cause().contains("rds_ad"), "{}", e.cause());
         assert!(e.fix().contains("GRANT rds_ad"), "{}", e.fix());
@@ -311,12 +276,7 @@ async fn without_tls_the_kerberos_line_does_not_match() {
     let env = env();
     let mut c = alice_config(env);
     c.ssl_mode(SslMode::Disable);
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::PasswordRequested, "{e}");
 }
 
@@ -325,12 +285,7 @@ async fn database_missing_is_a_server_error_with_its_code() {
     let env = env();
     let mut c = alice_config(env);
     c.dbname("no_such_db");
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::Server, "{e}");
     assert_eq!(e.sqlstate(), Some("3D000"));
     assert!(e.to_string().contains("no_such_db"), "{e}");
@@ -374,12 +329,7 @@ async fn a_realm_krb5_conf_does_not_know() {
     let env = env();
     let mut c: Config = base(&env.realm).parse().unwrap();
     c.kerberos_password("alice@NOWHERE.EXAMPLE", Secret::new("irrelevant-pass-9"));
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::WrongRealm, "{e}");
     assert!(e.fix().contains("[realms]"), "{}", e.fix());
     assert!(!e.to_string().contains("irrelevant-pass-9"));
@@ -462,12 +412,7 @@ async fn a_server_that_never_answers_times_out() {
     let mut c = alice_config(env);
     c.port(port).connect_timeout(Duration::from_secs(1));
     let started = Instant::now();
-    let e = Connector::new(c)
-        .unwrap()
-        .connect()
-        .await
-        .err()
-        .expect("the login should fail");
+    let e = login_error(c).await;
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(
         started.elapsed() < Duration::from_secs(3),

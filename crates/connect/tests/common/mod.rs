@@ -100,3 +100,13 @@ pub fn tgs_requests(realm: &Realm, client: &str) -> usize {
         .filter(|l| l.contains("TGS_REQ") && l.contains(&svc) && l.contains(&client))
         .count()
 }
+
+/// The error a login with `config` fails with; panics when the login succeeds.
+pub async fn login_error(config: Config) -> aurora_krb_connect::Error {
+    Connector::new(config)
+        .unwrap()
+        .connect()
+        .await
+        .err()
+        .expect("the login should fail")
+}
