@@ -984,17 +984,23 @@ fn krb5_conf_must_map_the_host_to_the_clusters_directory() {
     );
 }
 
+/// A realm whose KDC is a Samba AD domain controller (needs root).
+fn ad_realm() -> Realm {
+    let mut options = RealmOptions::default();
+    options.flavor = aurora_krb_realm::Flavor::Ad;
+    let realm = Realm::start_temp(options).expect("the AD realm starts (needs root)");
+    realm.start_postgres().expect("PostgreSQL starts");
+    realm
+}
+
 /// The same check against a Samba AD domain controller, the kind of KDC Aurora uses: AD
 /// requires pre-authentication, puts a PAC in tickets and keeps service principals on
 /// accounts, and has faults of its own.
 #[test]
 fn against_active_directory() {
-    use aurora_krb_realm::{AdFault, Flavor};
+    use aurora_krb_realm::AdFault;
     binary();
-    let mut options = RealmOptions::default();
-    options.flavor = Flavor::Ad;
-    let realm = Realm::start_temp(options).expect("the AD realm starts (needs root)");
-    realm.start_postgres().unwrap();
+    let realm = ad_realm();
     let check_with = |realm: &Realm, setup: &Setup, first_fail: Option<&'static str>| {
         let fault = Fault {
             name: "AD",
@@ -1082,7 +1088,6 @@ fn against_active_directory() {
 /// depend on MIT's admin tools or a realm made with special options.
 #[test]
 fn the_catalogue_against_active_directory() {
-    use aurora_krb_realm::Flavor;
     binary();
     // Injected with kadmin.local, or needing a realm made differently (short tickets,
     // another certificate name), or libfaketime against Samba: covered on MIT only.
@@ -1093,13 +1098,6 @@ fn the_catalogue_against_active_directory() {
         "client clock 10 minutes ahead",
         "server keytab stale (key changed)",
     ];
-    let ad_realm = || {
-        let mut options = RealmOptions::default();
-        options.flavor = Flavor::Ad;
-        let realm = Realm::start_temp(options).expect("the AD realm starts (needs root)");
-        realm.start_postgres().expect("PostgreSQL starts");
-        realm
-    };
     let shared = ad_realm();
     let mut failures = Vec::new();
     let mut ran = 0;
