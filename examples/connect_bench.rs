@@ -107,6 +107,7 @@ fn main() {
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let realm = Realm::start_temp(RealmOptions::default()).expect("start the test realm");
     // SAFETY: set before the runtime and any Kerberos call exist; nothing else runs yet.
+    #[allow(unsafe_code)] // set_var: see the SAFETY note; tests and examples only
     unsafe {
         std::env::set_var("KRB5_CONFIG", realm.krb5_conf());
         std::env::remove_var("KRB5CCNAME");

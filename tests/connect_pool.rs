@@ -11,6 +11,7 @@ fn realm() -> Realm {
         .expect("start the test realm");
     // SAFETY: the only test of this binary sets the variable before any Kerberos call and
     // before starting other threads that could read the environment.
+    #[allow(unsafe_code)] // set_var: see the SAFETY note; tests and examples only
     unsafe {
         std::env::set_var("KRB5_CONFIG", realm.krb5_conf());
         std::env::remove_var("KRB5CCNAME");

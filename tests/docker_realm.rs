@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
 
-const SKIP_VAR: &str = "AURORA_KRB_SKIP_DOCKER";
+use aurora_krb_test_support::skip::SKIP_DOCKER as SKIP_VAR;
 /// Every project this test starts is named `PROJECT_PREFIX<pid>-<millis>`, so that a later
 /// run can tell the leftovers of a run that was killed.
 const PROJECT_PREFIX: &str = "akrbtest-";

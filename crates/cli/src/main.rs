@@ -1,12 +1,14 @@
 //! `aurora-krb`: diagnose and make Kerberos logins to Amazon Aurora PostgreSQL work.
 //!
-//! A thin binary: the Kerberos and PostgreSQL logic lives in `aurora-krb-connect`, the AWS
-//! logic in `aurora-krb-domain`, the test realm in `aurora-krb-realm`.
+//! A thin binary: it parses arguments, runs a library and renders the result. The diagnosis
+//! lives in `aurora-krb-check`, logins in `aurora-krb-connect`, the AWS side in
+//! `aurora-krb-domain`, the test realm in `aurora-krb-realm`.
 #![forbid(unsafe_code)]
 
 mod check_cmd;
 mod endpoint_cmd;
 mod realm_cmd;
+mod render;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,10 +1,7 @@
 //! `aurora-krb endpoint` as a user runs it: the built binary against moto in server mode,
 //! with an environment of its own (no ~/.aws, no instance metadata).
 
-#[path = "../../domain/tests/support/moto.rs"]
-mod moto;
-
-use moto::{Moto, REGION};
+use aurora_krb_test_support::moto::{Moto, REGION};
 use std::process::{Command, Output};
 
 /// The binary with nothing from the machine's AWS setup; `vars` on top.

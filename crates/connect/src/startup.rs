@@ -1,111 +1,18 @@
-//! The StartupMessage and the authentication loop (codes 7, 8, 9 and the password requests
-//! we refuse), using postgres-protocol's codecs.
-//!
-//! The framing ([`next_message`]) is apart from the I/O so it can be driven by property
-//! tests: whatever a server sends, the loop ends in a message or an error, never a panic or
-//! an unbounded buffer.
+//! The authentication loop: the StartupMessage sent, then the server's requests answered
+//! up to AuthenticationOk — Kerberos (codes 7, 8) here, the password methods (only with an
+//! opted-in fallback) in [`crate::password`]. The message codecs are in [`crate::codec`].
 
+pub(crate) use crate::codec::{StartupParams, error_fields, next_message};
 use crate::config::Secret;
 use crate::error::{Error, Kind, from_server};
 use crate::gss::{GssFlags, Initiator};
+use crate::password;
 use bytes::BytesMut;
-use postgres_protocol::authentication::sasl::{self, ChannelBinding, ScramSha256};
-use postgres_protocol::message::backend::{ErrorResponseBody, Message};
+use postgres_protocol::authentication::sasl::ScramSha256;
+use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_postgres::fallible_iterator::FallibleIterator;
-
-/// The largest message accepted during login. Kerberos tokens from Active Directory with
-/// large PACs reach tens of kB (64 kB is the protocol's practical ceiling); anything near
-/// this bound is not a login message.
-pub(crate) const MAX_AUTH_MESSAGE: usize = 1 << 20;
-
-/// The values sent in the StartupMessage; tokio-postgres's `Config` gets the same ones.
-#[derive(Debug, Clone)]
-pub(crate) struct StartupParams {
-    pub user: String,
-    pub database: Option<String>,
-    pub options: Option<String>,
-    pub application_name: Option<String>,
-}
-
-impl StartupParams {
-    /// Encodes the StartupMessage (protocol 3.0) in the order tokio-postgres uses.
-    pub(crate) fn encode(&self, buf: &mut BytesMut) -> Result<(), Error> {
-        let mut params: Vec<(&str, &str)> = vec![("client_encoding", "UTF8"), ("user", &self.user)];
-        if let Some(d) = &self.database {
-            params.push(("database", d));
-        }
-        if let Some(o) = &self.options {
-            params.push(("options", o));
-        }
-        if let Some(a) = &self.application_name {
-            params.push(("application_name", a));
-        }
-        frontend::startup_message(params, buf).map_err(|e| {
-            Error::config(
-                format!("a connection parameter cannot be sent: {e}"),
-                "remove NUL characters from user, dbname, options and application_name",
-            )
-        })
-    }
-}
-
-/// Takes one complete message from the front of `buf`, or `None` when more bytes are needed.
-///
-/// Only messages that may arrive during authentication are decoded; a declared length that
-/// is too small or too large is an error before any byte of the body is awaited.
-pub(crate) fn next_message(buf: &mut BytesMut) -> Result<Option<Message>, Error> {
-    if buf.len() < 5 {
-        return Ok(None);
-    }
-    let tag = buf[0];
-    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
-    if len < 4 {
-        return Err(Error::protocol(format!(
-            "message `{}` declares length {len}, less than its own length field",
-            tag.escape_ascii()
-        )));
-    }
-    if len > MAX_AUTH_MESSAGE {
-        return Err(Error::protocol(format!(
-            "message `{}` declares {len} bytes, more than the {MAX_AUTH_MESSAGE} a login \
-             message may have",
-            tag.escape_ascii()
-        )));
-    }
-    if !matches!(tag, b'R' | b'E' | b'N') {
-        return Err(Error::protocol(format!(
-            "unexpected message `{}` during authentication",
-            tag.escape_ascii()
-        )));
-    }
-    if buf.len() < len + 1 {
-        return Ok(None);
-    }
-    Message::parse(buf)
-        .map_err(|e| Error::protocol(format!("malformed `{}` message: {e}", tag.escape_ascii())))
-}
-
-/// The severity, SQLSTATE and text of an ErrorResponse, tolerating non-UTF-8 text.
-pub(crate) fn error_fields(body: &ErrorResponseBody) -> (String, String, String) {
-    let mut severity = String::new();
-    let mut code = String::new();
-    let mut message = String::new();
-    let mut fields = body.fields();
-    while let Ok(Some(f)) = fields.next() {
-        let v = String::from_utf8_lossy(f.value_bytes()).into_owned();
-        match f.type_() {
-            b'V' => severity = v,
-            b'S' if severity.is_empty() => severity = v,
-            b'C' => code = v,
-            b'M' => message = v,
-            _ => {}
-        }
-    }
-    (severity, code, message)
-}
 
 /// How the authentication loop behaves.
 pub(crate) struct AuthSettings<'a> {
@@ -176,7 +83,7 @@ async fn send<S: AsyncWrite + Unpin>(stream: &mut S, buf: &mut BytesMut) -> Resu
     Ok(())
 }
 
-fn not_proven(detail: &str) -> Error {
+pub(crate) fn not_proven(detail: &str) -> Error {
     Error::new(Kind::ServerNotAuthenticated {
         detail: detail.to_string(),
     })
@@ -292,77 +199,32 @@ where
                 });
             }
             Message::AuthenticationCleartextPassword => {
-                let pw = password_or_refuse(settings, "a cleartext password")?;
-                if !settings.tls_verified {
-                    return Err(Error::config(
-                        "the server asked for a cleartext password over a connection whose \
-                         server certificate was not verified",
-                        "use sslmode=verify-full; the password was not sent",
-                    ));
-                }
-                frontend::password_message(pw.expose().as_bytes(), &mut out)
-                    .map_err(|e| Error::protocol(e.to_string()))?;
+                password::cleartext(settings, &mut out)?;
                 send(stream, &mut out).await?;
                 used_password = true;
             }
             Message::AuthenticationMd5Password(body) => {
-                let pw = password_or_refuse(settings, "an MD5 password")?;
-                let hash = postgres_protocol::authentication::md5_hash(
-                    settings.user.as_bytes(),
-                    pw.expose().as_bytes(),
-                    body.salt(),
-                );
-                frontend::password_message(hash.as_bytes(), &mut out)
-                    .map_err(|e| Error::protocol(e.to_string()))?;
+                password::md5(settings, body.salt(), &mut out)?;
                 send(stream, &mut out).await?;
                 used_password = true;
             }
             Message::AuthenticationSasl(body) => {
-                let pw = password_or_refuse(settings, "a SCRAM password")?;
-                let mut mechs = body.mechanisms();
-                let (mut has_scram, mut has_plus) = (false, false);
-                while let Ok(Some(m)) = mechs.next() {
-                    has_scram |= m == sasl::SCRAM_SHA_256;
-                    has_plus |= m == sasl::SCRAM_SHA_256_PLUS;
-                }
-                // Bind SCRAM to the TLS channel when both sides can, so a man in the middle
-                // cannot relay it; "unrequested" would be refused by a server offering -PLUS.
-                let (mechanism, binding) = match (&settings.channel_binding, has_plus) {
-                    (Some(cb), true) => (
-                        sasl::SCRAM_SHA_256_PLUS,
-                        ChannelBinding::tls_server_end_point(cb.clone()),
-                    ),
-                    _ if !has_scram => {
-                        return Err(Error::protocol(
-                            "the server offered no SASL mechanism this client supports",
-                        ));
-                    }
-                    (Some(_), false) => (sasl::SCRAM_SHA_256, ChannelBinding::unrequested()),
-                    (None, _) => (sasl::SCRAM_SHA_256, ChannelBinding::unsupported()),
-                };
-                let s = ScramSha256::new(pw.expose().as_bytes(), binding);
-                frontend::sasl_initial_response(mechanism, s.message(), &mut out)
-                    .map_err(|e| Error::protocol(e.to_string()))?;
+                scram = Some(password::scram_start(settings, &body, &mut out)?);
                 send(stream, &mut out).await?;
-                scram = Some(s);
                 used_password = true;
             }
             Message::AuthenticationSaslContinue(body) => {
                 let s = scram
                     .as_mut()
                     .ok_or_else(|| Error::protocol("a SASL step without SASL"))?;
-                s.update(body.data())
-                    .map_err(|e| Error::protocol(format!("SCRAM: {e}")))?;
-                frontend::sasl_response(s.message(), &mut out)
-                    .map_err(|e| Error::protocol(e.to_string()))?;
+                password::scram_continue(s, body.data(), &mut out)?;
                 send(stream, &mut out).await?;
             }
             Message::AuthenticationSaslFinal(body) => {
-                let mut s = scram
+                let s = scram
                     .take()
                     .ok_or_else(|| Error::protocol("a SASL final without SASL"))?;
-                s.finish(body.data())
-                    .map_err(|e| not_proven(&format!("its SCRAM signature is wrong: {e}")))?;
+                password::scram_finish(s, body.data())?;
             }
             Message::ErrorResponse(body) => {
                 let (_, code, message) = error_fields(&body);
@@ -397,18 +259,6 @@ where
             }
         }
     }
-}
-
-fn password_or_refuse<'a>(
-    settings: &AuthSettings<'a>,
-    method: &'static str,
-) -> Result<&'a Secret, Error> {
-    settings.password_fallback.ok_or_else(|| {
-        Error::new(Kind::PasswordRequested {
-            user: settings.user.to_string(),
-            method,
-        })
-    })
 }
 
 #[cfg(test)]

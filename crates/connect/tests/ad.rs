@@ -25,8 +25,7 @@ fn ad_options() -> RealmOptions {
 /// The turn of one test, or `None` when the caller asked to skip AD tests. (tokio's lock:
 /// it is held across awaits, and a failed test does not poison it for the others.)
 async fn turn() -> Option<tokio::sync::MutexGuard<'static, ()>> {
-    if std::env::var("AURORA_KRB_SKIP_AD").as_deref() == Ok("1") {
-        eprintln!("skipped: AURORA_KRB_SKIP_AD=1");
+    if aurora_krb_test_support::skip::ad() {
         return None;
     }
     static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -54,6 +53,7 @@ fn shared() -> &'static Realm {
 fn point_at(realm: &Realm) {
     // SAFETY: the caller holds the turn: no other test of this binary runs, so no other
     // thread reads the environment (libkrb5 reads KRB5_CONFIG when it builds a context).
+    #[allow(unsafe_code)] // set_var: see the SAFETY note; tests and examples only
     unsafe {
         std::env::set_var("KRB5_CONFIG", realm.krb5_conf());
         std::env::remove_var("KRB5CCNAME");

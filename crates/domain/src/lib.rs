@@ -58,7 +58,6 @@
 //! );
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod cluster;
 pub mod directory;

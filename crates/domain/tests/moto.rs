@@ -3,14 +3,12 @@
 //! moto reports every membership as `active` and every directory as `Active`; the other
 //! statuses and stages are covered with aws-smithy-mocks in `mocked.rs`.
 
-mod support;
-
 use aurora_krb_domain::{CheckId, Inspector, NetworkRelation, Options, Severity};
+use aurora_krb_test_support::moto::{Moto, REGION};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_directory::types::{DirectorySize, DirectoryVpcSettings};
 use std::time::Duration;
-use support::moto::{Moto, REGION};
 
 async fn sdk_config(moto: &Moto) -> SdkConfig {
     // Nothing from the machine: no environment, no ~/.aws, no IMDS.

@@ -30,7 +30,6 @@
 //! with a client keytab, `app-svc.keytab`), `bob` (no database role), `carol` (a role not
 //! granted `rds_ad`: the server asks her for a password, as Aurora does).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod ad;
 mod error;

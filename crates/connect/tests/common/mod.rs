@@ -20,6 +20,7 @@ pub fn env_with(options: fn() -> RealmOptions) -> &'static Env {
         // SAFETY: this runs inside the OnceLock initialiser, before any test of this binary
         // makes a Kerberos call (they all wait for the realm), and it is the only place that
         // writes the environment. libkrb5 reads KRB5_CONFIG when it builds a context.
+        #[allow(unsafe_code)] // set_var: see the SAFETY note; tests and examples only
         unsafe {
             std::env::set_var("KRB5_CONFIG", realm.krb5_conf());
             std::env::remove_var("KRB5CCNAME");

@@ -1,6 +1,6 @@
 //! Text and JSON output of a report.
 
-use super::{Report, Status};
+use aurora_krb_check::{Report, Status};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -78,7 +78,12 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
         get("user").unwrap_or_else(|| "(the ticket's principal)".into()),
     );
     out.push('\n');
-    let id_width = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(10);
+    let id_width = report
+        .checks
+        .iter()
+        .map(|c| c.id.as_str().len())
+        .max()
+        .unwrap_or(10);
     for c in &report.checks {
         let _ = writeln!(
             out,
@@ -144,7 +149,11 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
     );
     match report.first_failure() {
         Some(f) => {
-            let _ = writeln!(out, " Root cause: {}.", paint(style.color, "1;31", f.id));
+            let _ = writeln!(
+                out,
+                " Root cause: {}.",
+                paint(style.color, "1;31", f.id.as_str())
+            );
         }
         None => {
             let _ = writeln!(
@@ -166,8 +175,8 @@ pub fn json(report: &Report) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CheckResult, Report};
     use super::*;
+    use aurora_krb_check::{CheckId, CheckResult, Report};
     use serde_json::Map;
 
     fn sample() -> Report {
@@ -178,14 +187,14 @@ mod tests {
         Report::new(
             t,
             vec![
-                CheckResult::pass("krb5.config", "fine").with_detail("files", "a.conf"),
+                CheckResult::pass(CheckId::Krb5Config, "fine").with_detail("files", "a.conf"),
                 CheckResult::fail(
-                    "krb5.kdc",
+                    CheckId::Krb5Kdc,
                     "no KDC answered",
                     "the KDC is down and this sentence is long enough to need wrapping at forty columns",
                     "start it",
                 ),
-                CheckResult::skip("krb5.clock", "skipped: krb5.kdc failed"),
+                CheckResult::skip(CheckId::Krb5Clock, "skipped: krb5.kdc failed"),
             ],
         )
     }
@@ -252,7 +261,10 @@ mod tests {
 
     #[test]
     fn healthy_text() {
-        let r = Report::new(Map::new(), vec![CheckResult::pass("krb5.config", "ok")]);
+        let r = Report::new(
+            Map::new(),
+            vec![CheckResult::pass(CheckId::Krb5Config, "ok")],
+        );
         let style = TextStyle {
             color: false,
             verbose: false,

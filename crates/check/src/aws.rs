@@ -1,8 +1,8 @@
 //! The `aws.*` checks: the domain crate's findings about the cluster, its directory
 //! membership, the directory and the network, turned into check results.
 
-use super::CheckResult;
-use aurora_krb_domain::{CheckId, Inspector, Options, Report, Severity};
+use crate::{CheckId, CheckResult};
+use aurora_krb_domain::{Inspector, Options, Report, Severity};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ pub async fn aws_checks(
     match result {
         Err(e) => {
             let mut first = CheckResult::fail(
-                "aws.cluster",
+                CheckId::AwsCluster,
                 format!("cannot describe the cluster {cluster}"),
                 e.message(),
                 e.fix(),
@@ -60,7 +60,11 @@ pub async fn aws_checks(
                 first.detail("missing_iam_action", a);
             }
             let mut checks = vec![first.timed(started)];
-            for id in ["aws.membership", "aws.directory", "aws.network"] {
+            for id in [
+                CheckId::AwsMembership,
+                CheckId::AwsDirectory,
+                CheckId::AwsNetwork,
+            ] {
                 checks.push(CheckResult::skip(id, "skipped: aws.cluster failed"));
             }
             AwsOutcome {
@@ -76,8 +80,8 @@ pub async fn aws_checks(
 
 fn from_report(report: &Report, started: Instant) -> AwsOutcome {
     let mut checks = Vec::new();
-    for check in CheckId::ALL {
-        let id: &'static str = check.as_str();
+    for check in aurora_krb_domain::CheckId::ALL {
+        let id = CheckId::from(check);
         let findings: Vec<_> = report.findings_for(check).collect();
         let worst = findings
             .iter()

@@ -2,13 +2,13 @@
 //! crate's `probe` module for the facts and its credential step for the verdict of the
 //! Kerberos library itself.
 
-use super::{CheckResult, Status};
-use aurora_krb_connect::probe::ccache::{self, CacheContents, CacheError};
-use aurora_krb_connect::probe::kdc::{self, Exchange, KdcReply, Outcome, Transport};
-use aurora_krb_connect::probe::keytab::{self, Keytab, KeytabError};
-use aurora_krb_connect::probe::krb5conf::{ConfigSource, Krb5Conf, RealmVia};
-use aurora_krb_connect::probe::{dns, format_utc};
-use aurora_krb_connect::{Connector, CredentialSource, ErrorKind};
+use crate::probe::ccache::{self, CacheContents, CacheError};
+use crate::probe::kdc::{self, Exchange, KdcReply, Outcome, Transport};
+use crate::probe::keytab::{self, Keytab, KeytabError};
+use crate::probe::krb5conf::{ConfigSource, Krb5Conf, RealmVia};
+use crate::probe::{dns, format_utc};
+use crate::{CheckId, CheckResult, Status};
+use aurora_krb_connect::{Connector, CredentialSource, ErrorKind, krb5_codes};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -54,7 +54,7 @@ pub async fn config_check(
     client_principal: Option<&str>,
     timeout: Duration,
 ) -> (CheckResult, Krb5Facts) {
-    const ID: &str = "krb5.config";
+    const ID: CheckId = CheckId::Krb5Config;
     let started = Instant::now();
     let (source, conf) = Krb5Conf::load(krb5_config);
     let c = connector.config();
@@ -330,7 +330,7 @@ pub async fn config_check(
 pub fn against_directory(
     r: CheckResult,
     facts: &Krb5Facts,
-    aws: &super::aws::Expect,
+    aws: &crate::aws::Expect,
 ) -> CheckResult {
     let (Some(want), Some(got)) = (&aws.realm, &facts.service_realm) else {
         return r;
@@ -339,7 +339,7 @@ pub fn against_directory(
         return r;
     }
     let mut out = CheckResult::fail(
-        "krb5.config",
+        CheckId::Krb5Config,
         format!(
             "{} maps to {got}, the cluster's directory is {want}",
             facts.service_host
@@ -541,7 +541,7 @@ pub async fn kdc_checks(
     }
     let mut kdc_result = if dead_realms.is_empty() {
         let mut r = CheckResult::pass(
-            "krb5.kdc",
+            CheckId::Krb5Kdc,
             format!(
                 "{} answers ({})",
                 realms.join(" and "),
@@ -555,7 +555,7 @@ pub async fn kdc_checks(
         );
         if !problems.is_empty() {
             r = CheckResult::warn(
-                "krb5.kdc",
+                CheckId::Krb5Kdc,
                 r.summary.clone(),
                 format!("some KDC addresses did not answer: {}", problems.join("; ")),
                 "the library tries them in turn and loses time on each: fix or remove them",
@@ -598,7 +598,7 @@ pub async fn kdc_checks(
             )
         };
         CheckResult::fail(
-            "krb5.kdc",
+            CheckId::Krb5Kdc,
             summary,
             cause,
             "start the KDC (domain controller) or fix the kdc lines in krb5.conf; check that \
@@ -611,9 +611,11 @@ pub async fn kdc_checks(
     let clock_started = Instant::now();
     let skew_limit = facts.conf.clockskew() as f64;
     let clock_result = match clock {
-        None if !kdc_result.usable => CheckResult::skip("krb5.clock", "skipped: krb5.kdc failed"),
+        None if !kdc_result.usable => {
+            CheckResult::skip(CheckId::Krb5Clock, "skipped: krb5.kdc failed")
+        }
         None => CheckResult::skip(
-            "krb5.clock",
+            CheckId::Krb5Clock,
             "no KDC answer carried a time (the KDC issued a ticket instead of an error)",
         ),
         Some((skew_us, rtt, addr, kdc_us)) => {
@@ -627,7 +629,7 @@ pub async fn kdc_checks(
             );
             let mut r = if skew.abs() > skew_limit {
                 CheckResult::fail(
-                    "krb5.clock",
+                    CheckId::Krb5Clock,
                     format!(
                         "clock skew {:.0} s exceeds the {skew_limit:.0} s limit",
                         skew.abs()
@@ -642,14 +644,14 @@ pub async fn kdc_checks(
                 )
             } else if skew.abs() > skew_limit / 5.0 {
                 CheckResult::warn(
-                    "krb5.clock",
+                    CheckId::Krb5Clock,
                     format!("clock skew {:.0} s (limit {skew_limit:.0} s)", skew.abs()),
                     format!("{text}: still accepted, but drifting towards the limit"),
                     "synchronise this machine's clock (chrony / NTP)",
                 )
             } else {
                 CheckResult::pass(
-                    "krb5.clock",
+                    CheckId::Krb5Clock,
                     if skew.abs() < 1.0 {
                         format!("skew under 1 s (limit {skew_limit:.0} s)")
                     } else {
@@ -721,7 +723,7 @@ pub async fn credentials_check(
     kdc: Option<&(CheckResult, KdcFacts)>,
     limit: Duration,
 ) -> (CheckResult, CredFacts) {
-    const ID: &str = "krb5.credentials";
+    const ID: CheckId = CheckId::Krb5Credentials;
     let started = Instant::now();
     let mut cf = CredFacts::default();
     match source.clone() {
@@ -859,13 +861,15 @@ pub async fn credentials_check(
                              was changed after the keytab was exported; kinit only says \
                              \"Password incorrect\" or \"Preauthentication failed\""
                         ),
-                        _ if e.detail().contains("integrity") => format!(
-                            "the keytab is stale: its key (kvno {kvno}) for {who} does not match \
+                        _ if e.krb5_code() == Some(krb5_codes::KRB5KRB_AP_ERR_BAD_INTEGRITY) => {
+                            format!(
+                                "the keytab is stale: its key (kvno {kvno}) for {who} does not match \
                              the key the KDC holds (the KDC's answer does not decrypt with it: \
                              \"Decrypt integrity check failed\"). The account's password or key \
                              was changed after the keytab was exported; kinit only says \
                              \"Password incorrect\" or \"Preauthentication failed\""
-                        ),
+                            )
+                        }
                         _ => format!(
                             "the KDC refused the keytab's key (kvno {kvno}) for {who}: the keytab is \
                              most likely stale — the account's password was changed after it was \

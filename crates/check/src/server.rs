@@ -1,9 +1,9 @@
 //! `krb5.service-ticket` and the `server.*` checks: the connect crate's login steps, run one
 //! by one, so what the check says is what an application meets.
 
-use super::krb5::{CredFacts, Krb5Facts};
-use super::{CheckResult, Status};
-use aurora_krb_connect::probe::certs;
+use crate::krb5::{CredFacts, Krb5Facts};
+use crate::probe::certs;
+use crate::{CheckId, CheckResult, Status};
 use aurora_krb_connect::{
     Authenticated, Config, Connector, ErrorKind, GssStart, Secured, SslMode, TlsInfo,
 };
@@ -26,7 +26,7 @@ async fn step<T>(
     }
 }
 
-fn timeout_result(id: &'static str, what: &str, limit: Duration) -> CheckResult {
+fn timeout_result(id: CheckId, what: &str, limit: Duration) -> CheckResult {
     CheckResult::fail(
         id,
         format!("{what} timed out"),
@@ -45,23 +45,23 @@ pub async fn tcp_tls(
     let dialed = match step(limit, connector.dial()).await {
         Err(None) => {
             return (
-                timeout_result("server.tcp", "connecting", limit).timed(started),
-                CheckResult::skip("server.tls", "skipped: server.tcp failed"),
+                timeout_result(CheckId::ServerTcp, "connecting", limit).timed(started),
+                CheckResult::skip(CheckId::ServerTls, "skipped: server.tcp failed"),
                 None,
             );
         }
         Err(Some(e)) => {
             return (
-                CheckResult::from_error("server.tcp", "cannot connect to the server", &e)
+                CheckResult::from_error(CheckId::ServerTcp, "cannot connect to the server", &e)
                     .timed(started),
-                CheckResult::skip("server.tls", "skipped: server.tcp failed"),
+                CheckResult::skip(CheckId::ServerTls, "skipped: server.tcp failed"),
                 None,
             );
         }
         Ok(d) => d,
     };
     let tcp = CheckResult::pass(
-        "server.tcp",
+        CheckId::ServerTcp,
         format!(
             "connected to {} in {:.1} ms",
             dialed.peer,
@@ -73,9 +73,9 @@ pub async fn tcp_tls(
     let tls_started = Instant::now();
     let secured = step(limit, connector.tls(dialed)).await;
     let tls = match &secured {
-        Err(None) => timeout_result("server.tls", "the TLS handshake", limit),
+        Err(None) => timeout_result(CheckId::ServerTls, "the TLS handshake", limit),
         Err(Some(e)) if e.kind() == ErrorKind::Timeout => CheckResult::fail(
-            "server.tls",
+            CheckId::ServerTls,
             format!(
                 "no answer to the TLS request within {} s",
                 limit.as_secs_f64()
@@ -99,7 +99,7 @@ pub async fn tcp_tls(
         Ok(s) => match &s.tls {
             None => {
                 let mut r = CheckResult::warn(
-                    "server.tls",
+                    CheckId::ServerTls,
                     format!("no TLS (sslmode={})", c.get_ssl_mode().as_str()),
                     "the connection is not encrypted: queries and results cross the network in \
                      clear text (Kerberos still authenticates both sides)",
@@ -117,15 +117,15 @@ pub async fn tcp_tls(
 fn tls_pass(c: &Config, info: &TlsInfo) -> CheckResult {
     let mut r = match info.mode {
         SslMode::VerifyFull => CheckResult::pass(
-            "server.tls",
+            CheckId::ServerTls,
             format!("certificate verified for {}", info.verified_name),
         ),
         SslMode::VerifyCa => CheckResult::pass(
-            "server.tls",
+            CheckId::ServerTls,
             "certificate chain verified (host name not checked: sslmode=verify-ca)".to_string(),
         ),
         m => CheckResult::warn(
-            "server.tls",
+            CheckId::ServerTls,
             format!(
                 "encrypted, certificate not verified (sslmode={})",
                 m.as_str()
@@ -162,7 +162,7 @@ async fn tls_failure(
     limit: Duration,
 ) -> CheckResult {
     let c = connector.config();
-    let mut r = CheckResult::from_error("server.tls", "TLS failed", e);
+    let mut r = CheckResult::from_error(CheckId::ServerTls, "TLS failed", e);
     if e.kind() != ErrorKind::Tls {
         return r;
     }
@@ -202,7 +202,7 @@ async fn tls_failure(
             _ => String::new(),
         };
         r = CheckResult::fail(
-            "server.tls",
+            CheckId::ServerTls,
             "the server's certificate is not signed by the given CA",
             format!(
                 "the server's certificate was issued by {} but the CA file {ca_text} holds \
@@ -217,7 +217,7 @@ async fn tls_failure(
         .with_detail("issuer", peer.issuer.clone());
     } else if !name_ok && c.get_ssl_mode() == SslMode::VerifyFull {
         r = CheckResult::fail(
-            "server.tls",
+            CheckId::ServerTls,
             format!("the certificate is not issued for {host}"),
             format!(
                 "the server's certificate names {} but not {host}, the name TLS checks: a \
@@ -247,7 +247,7 @@ pub async fn service_ticket(
     kdc_usable: bool,
     limit: Duration,
 ) -> (CheckResult, Option<GssStart>) {
-    const ID: &str = "krb5.service-ticket";
+    const ID: CheckId = CheckId::Krb5ServiceTicket;
     let started = Instant::now();
     let asked = format!(
         "{}@{}",
@@ -308,7 +308,7 @@ pub async fn service_ticket(
                 .with_detail("library_says", e.detail());
             (r.timed(started), None)
         }
-        Err(Some(e)) if is_policy_refusal(&e.detail()) => {
+        Err(Some(e)) if e.kind() == ErrorKind::AccountRefused => {
             let who = connector
                 .config()
                 .get_user()
@@ -417,12 +417,12 @@ pub async fn auth_and_role(
         Err(None) => {
             return AuthOutcome {
                 auth: timeout_result(
-                    "server.auth",
+                    CheckId::ServerAuth,
                     "the Kerberos exchange with the server",
                     limit,
                 )
                 .timed(started),
-                role: CheckResult::skip("server.role", "skipped: server.auth failed"),
+                role: CheckResult::skip(CheckId::ServerRole, "skipped: server.auth failed"),
             };
         }
         Err(Some(e))
@@ -444,7 +444,7 @@ pub async fn auth_and_role(
                 )
             };
             let role = CheckResult::fail(
-                "server.role",
+                CheckId::ServerRole,
                 if missing {
                     format!("no role {user}")
                 } else {
@@ -461,7 +461,7 @@ pub async fn auth_and_role(
             .with_detail("library_says", e.detail());
             return AuthOutcome {
                 auth: CheckResult::skip(
-                    "server.auth",
+                    CheckId::ServerAuth,
                     "skipped: the server did not offer Kerberos to this role (see server.role)",
                 )
                 .timed(started),
@@ -469,21 +469,24 @@ pub async fn auth_and_role(
             };
         }
         Err(Some(e)) => {
-            let mut r =
-                CheckResult::from_error("server.auth", "the server refused the Kerberos login", &e);
+            let mut r = CheckResult::from_error(
+                CheckId::ServerAuth,
+                "the server refused the Kerberos login",
+                &e,
+            );
             if e.kind() == ErrorKind::ServerGss {
                 r.detail("server_says", e.detail());
             }
             return AuthOutcome {
                 auth: r.timed(started),
-                role: CheckResult::skip("server.role", "skipped: server.auth failed"),
+                role: CheckResult::skip(CheckId::ServerRole, "skipped: server.auth failed"),
             };
         }
         Ok(a) => a,
     };
     let flags = authed.flags.names();
     let auth = CheckResult::pass(
-        "server.auth",
+        CheckId::ServerAuth,
         format!(
             "logged in as {} with Kerberos, server proved its identity (flags {})",
             authed.principal,
@@ -513,7 +516,7 @@ const ROLE_SQL: &str = "select current_user::text, \
       where s.pid = pg_backend_pid() and s.ssl), '')";
 
 async fn role_check(connector: &Connector, authed: Authenticated, limit: Duration) -> CheckResult {
-    const ID: &str = "server.role";
+    const ID: CheckId = CheckId::ServerRole;
     let user = authed.user.clone();
     let principal = authed.principal.clone();
     let (client, connection) = match step(limit, connector.finish(authed)).await {
@@ -613,10 +616,4 @@ async fn role_check(connector: &Connector, authed: Authenticated, limit: Duratio
         r.usable = true;
     }
     r
-}
-
-/// The KDC's "no" for an account it will not serve (AD: disabled, locked, expired).
-pub fn is_policy_refusal(detail: &str) -> bool {
-    let d = detail.to_ascii_lowercase();
-    d.contains("policy rejects") || d.contains("credentials have been revoked")
 }

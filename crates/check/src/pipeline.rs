@@ -10,8 +10,9 @@
 //! the KDC (it needs it to obtain a ticket). A check whose prerequisite failed is skipped
 //! with the reason, so the first failure is the root cause.
 
-use super::krb5::{self, Krb5Facts};
-use super::{CheckResult, blocked_by, server};
+use crate::krb5::{self, Krb5Facts};
+use crate::report::blocked_by;
+use crate::{CheckId, CheckResult, server};
 use aurora_krb_connect::{Connector, CredentialSource};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ pub struct Env {
     pub krb5ccname: Option<String>,
     pub timeout: Duration,
     /// What `--cluster` says the realm and host names are.
-    pub aws: super::aws::Expect,
+    pub aws: crate::aws::Expect,
 }
 
 /// Called as checks finish (progress display).
@@ -88,17 +89,20 @@ pub async fn run(
         },
         network
     );
-    let skip_cfg =
-        |id: &'static str| CheckResult::skip(id, blocked_by(&[&config]).unwrap_or_default());
+    let skip_cfg = |id: CheckId| CheckResult::skip(id, blocked_by(&[&config]).unwrap_or_default());
     let (kdc_r, clock_r, kfacts) = match kdc {
         Some((k, c, f)) => (k, c, Some(f)),
-        None => (skip_cfg("krb5.kdc"), skip_cfg("krb5.clock"), None),
+        None => (
+            skip_cfg(CheckId::Krb5Kdc),
+            skip_cfg(CheckId::Krb5Clock),
+            None,
+        ),
     };
     let kdc_pair = kfacts.clone().map(|f| (kdc_r.clone(), f));
     let (creds_r, cfacts) = match creds_early {
         Some(r) => r,
         None if blocked_by(&[&config]).is_some() => {
-            (skip_cfg("krb5.credentials"), Default::default())
+            (skip_cfg(CheckId::Krb5Credentials), Default::default())
         }
         None => {
             let r = krb5::credentials_check(
@@ -137,7 +141,7 @@ pub async fn run(
         prereqs.push(&kdc_r);
     }
     let (ticket_r, gss) = match blocked_by(&prereqs) {
-        Some(reason) => (CheckResult::skip("krb5.service-ticket", reason), None),
+        Some(reason) => (CheckResult::skip(CheckId::Krb5ServiceTicket, reason), None),
         None => server::service_ticket(connector, &facts, &cert_names, kdc_r.usable, limit).await,
     };
     progress(&ticket_r);
@@ -148,8 +152,11 @@ pub async fn run(
             (o.auth, o.role)
         }
         (reason, _, _) => (
-            CheckResult::skip("server.auth", reason.unwrap_or_else(|| "skipped".into())),
-            CheckResult::skip("server.role", "skipped: server.auth did not run"),
+            CheckResult::skip(
+                CheckId::ServerAuth,
+                reason.unwrap_or_else(|| "skipped".into()),
+            ),
+            CheckResult::skip(CheckId::ServerRole, "skipped: server.auth did not run"),
         ),
     };
     progress(&auth_r);

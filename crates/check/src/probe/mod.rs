@@ -11,7 +11,7 @@
 //! - [`certs`]: the subjects of a CA file.
 //!
 //! ```
-//! use aurora_krb_connect::probe::krb5conf::{Krb5Conf, RealmVia};
+//! use aurora_krb_check::probe::krb5conf::{Krb5Conf, RealmVia};
 //! use std::path::Path;
 //!
 //! let conf = Krb5Conf::from_text(

@@ -1,8 +1,6 @@
 //! A `moto_server` of its own for each test, on a free loopback port, stopped on drop.
 //!
-//! Shared by the domain crate's tests and the CLI's (`#[path]` include), so it uses the
-//! standard library only.
-#![allow(dead_code)]
+//! Used by the domain crate's tests and the CLI's; it needs the standard library only.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};

@@ -3,10 +3,8 @@
 //! the built binary run as a user runs it (`--format json`). Each fault names the check that
 //! must fail first and words its cause must contain; a healthy realm must pass everything.
 //!
-//! psql is run with the same settings, so the table in the README (what psql says, what
+//! psql is run with the same settings, so the table in docs/check.md (what psql says, what
 //! `aurora-krb check` says) comes from this run: `AURORA_KRB_FAULT_TABLE=1` prints it.
-//!
-//! Needs the binary: `cargo build --workspace --bins` first.
 
 use aurora_krb_realm::{Realm, RealmOptions};
 use serde_json::Value;
@@ -269,19 +267,8 @@ const FAULTS: &[Fault] = &[
 const TIMEOUT_SECS: &str = "1.5";
 
 fn binary() -> PathBuf {
-    // target/debug/deps/check_faults-* -> target/debug/aurora-krb
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("aurora-krb"))
-        .expect("target dir");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace --bins` before these tests",
-        bin.display()
-    );
-    bin
+    // Cargo builds the binary of this package before its tests and says where.
+    PathBuf::from(env!("CARGO_BIN_EXE_aurora-krb"))
 }
 
 /// What the check and psql get: the same connection string and environment.
@@ -300,15 +287,11 @@ fn realm_for(kind: RealmKind) -> Realm {
         }
         _ => RealmOptions::default(),
     };
-    let realm = Realm::start_temp(opts).expect("the realm starts");
-    realm.start_postgres().expect("PostgreSQL starts");
-    realm
+    aurora_krb_test_support::realm::start(opts)
 }
 
 fn fresh_ccache(realm: &Realm, user: &str) -> PathBuf {
-    let cc = realm.dir().join(format!("{user}-{}.ccache", nonce()));
-    realm.kinit(user, &cc).expect("kinit");
-    cc
+    aurora_krb_test_support::realm::fresh_ccache(realm, user)
 }
 
 fn nonce() -> u64 {
@@ -790,8 +773,7 @@ fn fault_catalogue() {
     assert_eq!(results.len(), FAULTS.len());
 }
 
-#[path = "../crates/domain/tests/support/moto.rs"]
-mod moto;
+use aurora_krb_test_support::moto;
 
 /// `check --cluster` against moto in server mode (the AWS side) and the realm (the
 /// Kerberos side), with nothing of the machine's AWS setup.
@@ -986,11 +968,7 @@ fn krb5_conf_must_map_the_host_to_the_clusters_directory() {
 
 /// A realm whose KDC is a Samba AD domain controller (needs root).
 fn ad_realm() -> Realm {
-    let mut options = RealmOptions::default();
-    options.flavor = aurora_krb_realm::Flavor::Ad;
-    let realm = Realm::start_temp(options).expect("the AD realm starts (needs root)");
-    realm.start_postgres().expect("PostgreSQL starts");
-    realm
+    aurora_krb_test_support::realm::ad()
 }
 
 /// The same check against a Samba AD domain controller, the kind of KDC Aurora uses: AD

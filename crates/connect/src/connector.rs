@@ -1,0 +1,276 @@
+//! The connector: the settings, the shared TLS setup and Kerberos credential, and the
+//! whole login with its fallbacks (GSS encryption first under `gssencmode`, then TLS).
+
+use crate::credentials::{Credentials, SharedCredentials};
+use crate::error::{GssSite, Kind};
+use crate::{
+    Authenticated, Config, CredentialInfo, CredentialSource, Error, ErrorKind, GssEncMode,
+    GssStart, Stream, Transport, gss, gssenc, ms, tls,
+};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// The connection half tokio-postgres returns; spawn it (`tokio::spawn(connection)`).
+pub type Connection = tokio_postgres::Connection<Stream, tokio_postgres::tls::NoTlsStream>;
+
+/// Opens Kerberos-authenticated connections. Cheap to clone: clones share the TLS setup and
+/// the Kerberos credential, so the service ticket is fetched once for all of them.
+#[derive(Clone)]
+pub struct Connector {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) tls: tls::TlsSetup,
+    pub(crate) creds: SharedCredentials,
+    /// The GSSAPI host-based service name (`postgres@host`).
+    pub(crate) hostbased: String,
+    /// The service principal as the KDC spells it (`postgres/host`).
+    pub(crate) service: String,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Checks the settings and builds the TLS setup (reading `sslrootcert`). Does not talk
+    /// to the network or the KDC.
+    pub fn new(config: Config) -> Result<Connector, Error> {
+        config.validate()?;
+        if let CredentialSource::Keytab { path, .. } = &config.credentials {
+            // MIT reports a missing keytab only at the first login, in its own words.
+            std::fs::File::open(path).map_err(|e| {
+                Error::config(
+                    format!("the client keytab {} cannot be read: {e}", path.display()),
+                    "give the path of the keytab exported for the service account, readable \
+                     by the user this program runs as",
+                )
+                .with_setting("client_keytab")
+            })?;
+        }
+        let tls = tls::TlsSetup::new(&config).map_err(|e| match e.setting() {
+            // The TLS setup reads files the settings name; without a more precise name the
+            // CA file is the one at fault.
+            None if e.kind() == ErrorKind::Config && config.ssl_root_cert.is_some() => {
+                e.with_setting("sslrootcert")
+            }
+            _ => e,
+        })?;
+        let host = config.get_krb_host().unwrap_or_default().to_string();
+        let (hostbased, service) = gss::service_names(config.get_krbsrvname(), &host);
+        let creds = Arc::new(Credentials::new(
+            config.credentials.clone(),
+            config.kdc_timeout,
+        ));
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                config,
+                tls,
+                creds,
+                hostbased,
+                service,
+            }),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The service principal asked for, as the KDC spells it (`postgres/host`).
+    pub fn service_principal(&self) -> &str {
+        &self.inner.service
+    }
+
+    pub(crate) fn addr_text(&self) -> String {
+        let c = &self.inner.config;
+        match (c.get_host(), c.hostaddr) {
+            (Some(h), Some(a)) => format!("{h} ({a}) port {}", c.port),
+            (Some(h), None) => format!("{h} port {}", c.port),
+            (None, Some(a)) => format!("{a} port {}", c.port),
+            (None, None) => format!("port {}", c.port),
+        }
+    }
+
+    /// Opens a Kerberos-authenticated connection, bounded by `connect_timeout`.
+    pub async fn connect(&self) -> Result<(tokio_postgres::Client, Connection), Error> {
+        let limit = self.inner.config.connect_timeout;
+        let span = tracing::info_span!(
+            "login",
+            host = self.inner.config.get_host().unwrap_or(""),
+            port = self.inner.config.port
+        );
+        let started = Instant::now();
+        let r = tokio::time::timeout(limit, self.connect_unbounded())
+            .instrument(span.clone())
+            .await
+            .map_err(|_| Error::timeout("login", limit))
+            .and_then(|r| r);
+        span.in_scope(|| match &r {
+            Ok(_) => tracing::debug!(elapsed_ms = ms(started), "login done"),
+            Err(e) => tracing::debug!(elapsed_ms = ms(started), kind = ?e.kind(), "login failed"),
+        });
+        r
+    }
+
+    async fn connect_unbounded(&self) -> Result<(tokio_postgres::Client, Connection), Error> {
+        match self.inner.config.gss_enc_mode {
+            GssEncMode::Disable => {}
+            mode => {
+                let attempt = match self.gss_encrypted_login().await {
+                    Ok(Some(auth)) => self.finish(auth).await.map(Some),
+                    other => other.map(|_| None),
+                };
+                match attempt {
+                    Ok(Some(done)) => return Ok(done),
+                    Ok(None) => {}
+                    // prefer: a server that refuses the login over GSS encryption (no
+                    // hostgssenc line, as on Aurora) gets a second try over TLS, as libpq
+                    // gives it; failures of our own Kerberos side would only repeat.
+                    Err(e)
+                        if mode == GssEncMode::Prefer
+                            && matches!(
+                                e.kind(),
+                                ErrorKind::Server
+                                    | ErrorKind::PasswordRequested
+                                    | ErrorKind::RoleMissing
+                                    | ErrorKind::ServerGss
+                            ) =>
+                    {
+                        tracing::debug!(error = %e, "GSS encryption refused; trying TLS");
+                    }
+                    Err(e) => return Err(e),
+                }
+                if mode == GssEncMode::Require {
+                    return Err(Error::new(Kind::Server {
+                        code: "08004".into(),
+                        message: "the server does not accept GSS encryption \
+                                  (gssencmode=require)"
+                            .into(),
+                    }));
+                }
+                // prefer: the server declined; a server accepts one negotiation per
+                // connection, so TLS needs a new one.
+            }
+        }
+        // The ticket work runs on the blocking pool while TCP and TLS are under way.
+        let network = async {
+            let d = self.dial().await?;
+            self.tls(d).await
+        };
+        let (secured, gss) = tokio::join!(network, self.gss_init());
+        let secured = secured?;
+        let gss = gss?;
+        let auth = self.authenticate(secured, gss).await?;
+        self.finish(auth).await
+    }
+
+    /// GSS encryption instead of TLS: `None` when the server declines it.
+    async fn gss_encrypted_login(&self) -> Result<Option<Authenticated>, Error> {
+        let started = Instant::now();
+        let span = tracing::info_span!("gss_encryption");
+        let (dialed, gss) = tokio::join!(self.dial(), self.gss_init_with(gss::ENC_FLAGS));
+        let (dialed, gss) = (dialed?, gss?);
+        let limit = self.inner.config.connect_timeout;
+        let Some((stream, principal)) = gssenc::negotiate(dialed.stream, gss, limit)
+            .instrument(span.clone())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let flags = stream.flags();
+        span.in_scope(
+            || tracing::debug!(elapsed_ms = ms(started), flags = ?flags.names(), "gss encryption"),
+        );
+        let transport = Transport::GssEnc(Box::new(stream));
+        self.authenticate_with(transport, gss::Done(flags), None, principal)
+            .await
+            .map(Some)
+    }
+
+    /// Step 3: obtains (or reuses) the Kerberos credential and describes it.
+    pub async fn credentials(&self) -> Result<CredentialInfo, Error> {
+        self.inner.creds.info(&self.inner.service).await
+    }
+
+    /// Step 4: starts the Kerberos context: obtains the service ticket (once per
+    /// credential) and computes the first token, on the blocking pool under `kdc_timeout`.
+    pub async fn gss_init(&self) -> Result<GssStart, Error> {
+        let started = Instant::now();
+        let span = tracing::info_span!("ticket", service = %self.inner.service);
+        let mut r = self
+            .gss_init_inner(gss::AUTH_FLAGS)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &r
+            && matches!(
+                e.kind(),
+                ErrorKind::CredentialsExpired | ErrorKind::NoCredentials
+            )
+        {
+            // Look again next time: the user may run kinit meanwhile.
+            self.inner.creds.invalidate();
+            // A keytab or password credential can be renewed right now (it may have lapsed
+            // while the machine slept, between our refresh check and its use).
+            if !matches!(
+                self.inner.config.credentials,
+                CredentialSource::Cache { .. }
+            ) {
+                r = self
+                    .gss_init_inner(gss::AUTH_FLAGS)
+                    .instrument(span.clone())
+                    .await;
+            }
+        }
+        span.in_scope(|| tracing::debug!(elapsed_ms = ms(started), ok = r.is_ok(), "ticket"));
+        r
+    }
+
+    async fn gss_init_with(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
+        let r = self.gss_init_inner(flags).await;
+        if let Err(e) = &r
+            && matches!(
+                e.kind(),
+                ErrorKind::CredentialsExpired | ErrorKind::NoCredentials
+            )
+        {
+            self.inner.creds.invalidate();
+        }
+        r
+    }
+
+    async fn gss_init_inner(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
+        let creds = &self.inner.creds;
+        let cur = creds.get(&self.inner.service).await?;
+        let site = GssSite {
+            source: creds.describe(),
+            client: Some(cur.principal.clone()),
+            service: self.inner.service.clone(),
+        };
+        let kdc_timeout = self.inner.config.kdc_timeout;
+        if creds.warm_generation.load(Ordering::Acquire) != cur.generation {
+            // The first login of a credential fetches the service ticket; others wait for
+            // it instead of each asking the KDC.
+            let _g = creds.acquire_lock.lock().await;
+            if creds.warm_generation.load(Ordering::Acquire) != cur.generation {
+                let r = gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await;
+                // Release the waiters whatever happened: after a failure (a silent KDC, say)
+                // they try side by side instead of one `kdc_timeout` after another.
+                creds
+                    .warm_generation
+                    .store(cur.generation, Ordering::Release);
+                return r;
+            }
+        }
+        gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await
+    }
+}
