@@ -823,6 +823,9 @@ impl Config {
     pub fn has_ssl_password(&self) -> bool {
         self.ssl_password.is_some()
     }
+    pub(crate) fn ssl_password_secret(&self) -> Option<&Secret> {
+        self.ssl_password.as_ref()
+    }
     /// Whether the client certificate may be sent.
     pub fn get_ssl_cert_mode(&self) -> SslCertMode {
         self.ssl_cert_mode
