@@ -795,9 +795,9 @@ pub const OTHER_ENV: &[EnvVar] = &[
     },
     EnvVar {
         name: "PGSYSCONFDIR",
-        doc: "The directory of the system service file `pg_service.conf`. Unset: the first \
-              of `/etc/postgresql-common`, `/etc/sysconfig/pgsql`, `/usr/local/pgsql/etc` \
-              that has the file (libpq uses the one it was built with).",
+        doc: "The directory of the system service file `pg_service.conf`. Unset: \
+              `/etc/postgresql-common`, `/etc/sysconfig/pgsql` and `/usr/local/pgsql/etc` \
+              are looked in, in that order (libpq looks in the one it was built with).",
     },
     EnvVar {
         name: "PGREQUIRESSL",

@@ -34,7 +34,9 @@ pub enum SslMode {
     Disable,
     /// TLS when the server offers it, without certificate checks; plain text otherwise.
     Prefer,
-    /// TLS without certificate checks (Kerberos still authenticates the server).
+    /// TLS without certificate checks (Kerberos still authenticates the server); with an
+    /// `sslrootcert` file, as `VerifyCa` (libpq's rule, see
+    /// [`Config::get_effective_ssl_mode`]).
     Require,
     /// TLS; the server certificate must chain to a trusted CA (any host name).
     VerifyCa,
