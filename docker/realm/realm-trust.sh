@@ -14,7 +14,7 @@
 # shaped like Aurora. What differs from realm.sh:
 #   - the client krb5.conf ($REALM_DIR/krb5.conf) is an on-premises user's: default_realm is
 #     the user realm, both realms are in [realms], [domain_realm] maps the database's domain
-#     to the AWS realm, and there is no [capaths] (a direct trust needs none: MIT asks the
+#     to the AWS realm, and no [capaths] for ONPREM (a direct trust needs none: MIT asks the
 #     user realm's KDC for krbtgt/CORP@ONPREM first);
 #   - pg_hba.conf's gss lines have no krb_realm (which admits one realm only): Aurora admits
 #     users of trusted realms, whose roles carry their own realm;
@@ -25,11 +25,18 @@
 # "dave@ONPREM.EXAMPLE.COM" and "onprem-svc@ONPREM.EXAMPLE.COM" granted rds_ad. The AWS
 # realm keeps realm.sh's users (alice, app-svc, bob, carol).
 #
+# A third realm, BRANCH.EXAMPLE.NET, plays a second domain tree of the on-premises forest: its
+# user erin (password in secrets/erin.password, role "erin@BRANCH.EXAMPLE.NET") reaches the
+# AWS realm only through ONPREM (key krbtgt/ONPREM@BRANCH on the BRANCH and ONPREM KDCs). The
+# names share no suffix, so MIT cannot guess the path: the client krb5.conf's [capaths] names
+# it (BRANCH = { CORP = ONPREM }), and the AWS KDC's own [capaths] accepts the transited
+# realm. ONPREM's users need no [capaths].
+#
 # Usage: realm-trust.sh COMMAND          (settings come from the environment, see below)
 #    or: FLAVOR=trust realm.sh COMMAND
-#   init        provision everything: both KDCs, the trust, keytabs, CA and server
+#   init        provision everything: the KDCs, the trusts, keytabs, CA and server
 #               certificate, PostgreSQL cluster and roles
-#   start-kdc | stop-kdc     start / stop both KDCs
+#   start-kdc | stop-kdc     start / stop the three KDCs
 #   start-user-kdc | stop-user-kdc   only the user realm's (on-premises) KDC
 #   start-pg | stop-pg | run-pg   as realm.sh
 #   down        stop everything
@@ -56,8 +63,12 @@
 #     realm-missing      the AWS realm is missing from [realms] [client conf]
 #     role-wrong-realm   the role is "dave@CORP.EXAMPLE.COM" instead of "dave@ONPREM.EXAMPLE.COM"
 #     user-kdc-down      the on-premises KDC does not answer; the AWS KDC does
+#     capaths-missing    the client's krb5.conf has no [capaths]: erin's path through ONPREM
+#                        is unknown (dave needs none) [client conf]
+#     transit-refused    the AWS KDC's krb5.conf has no [capaths]: it refuses tickets that
+#                        transited ONPREM from BRANCH (KDC restarted)
 #   Tickets already in a client's cache stay there: use a fresh cache after fault and heal.
-#   Each KDC reads a krb5.conf of its own (kdc/krb5.conf, onprem/krb5.conf), not the
+#   Each KDC reads a krb5.conf of its own (kdc/, onprem/, branch/krb5.conf), not the
 #   client's: the on-premises KDC refers to the AWS realm only hosts under the AWS domain's
 #   DNS suffix (.corp.example.com), as a forest trust's name suffix routing does.
 #
@@ -66,6 +77,9 @@
 #   USER_REALM        the on-premises realm (ONPREM.EXAMPLE.COM)
 #   USER_KDC_LISTEN, USER_KDC_PORT   where its KDC listens (KDC_LISTEN, 8801)
 #   CLIENT_USER_KDC   host:port that clients use for it (USER_KDC_LISTEN:USER_KDC_PORT)
+#   BRANCH_REALM      the on-premises forest's second tree (BRANCH.EXAMPLE.NET)
+#   BRANCH_KDC_PORT   where its KDC listens, on USER_KDC_LISTEN (8802)
+#   CLIENT_BRANCH_KDC host:port that clients use for it
 set -euo pipefail
 
 TRUST_REALM_SH_HOME=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)
@@ -85,19 +99,42 @@ USER_KDC_PORT=${USER_KDC_PORT:-8801}
 CLIENT_USER_KDC=${CLIENT_USER_KDC:-$USER_KDC_LISTEN:$USER_KDC_PORT}
 USER_DOMAIN=$(printf '%s' "$USER_REALM" | tr '[:upper:]' '[:lower:]')
 U_DIR=$D/onprem
+# A second domain tree of the on-premises forest, whose users reach the AWS realm only
+# through ONPREM: a transitive path, which needs [capaths].
+BRANCH_REALM=${BRANCH_REALM:-BRANCH.EXAMPLE.NET}
+BRANCH_KDC_PORT=${BRANCH_KDC_PORT:-8802}
+CLIENT_BRANCH_KDC=${CLIENT_BRANCH_KDC:-$USER_KDC_LISTEN:$BRANCH_KDC_PORT}
+BRANCH_DOMAIN=$(printf '%s' "$BRANCH_REALM" | tr '[:upper:]' '[:lower:]')
+B_DIR=$D/branch
 FAULT_DIR=$D/faults
 # The trust's key: krbtgt/AWS@ONPREM (one-way: the AWS realm trusts the on-premises one).
 TRUST=krbtgt/$REALM@$USER_REALM
 REVERSE=krbtgt/$USER_REALM@$REALM
+# Inside the on-premises forest: BRANCH's users get tickets for ONPREM with this key.
+HUB=krbtgt/$USER_REALM@$BRANCH_REALM
 TRUST_ENCTYPES=aes256-cts-hmac-sha1-96:normal,aes128-cts-hmac-sha1-96:normal
 RC4_ENCTYPES=arcfour-hmac:normal
 
 [ "$USER_REALM" != "$REALM" ] || die "USER_REALM and REALM are both $REALM: a trust needs two realms"
+[ "$BRANCH_REALM" != "$REALM" ] && [ "$BRANCH_REALM" != "$USER_REALM" ] \
+    || die "BRANCH_REALM must differ from REALM and USER_REALM"
+
+# The path of BRANCH's users to the AWS realm, for [capaths]: through ONPREM.
+capaths() {
+    cat <<EOF
+[capaths]
+    $BRANCH_REALM = {
+        $REALM = $USER_REALM
+    }
+EOF
+}
 
 # The client krb5.conf of an on-premises user, as AWS's sample has it: both realms, the
-# database's domain mapped to the AWS realm, no [capaths]. A variant name writes a faulty one.
+# database's domain mapped to the AWS realm, and no [capaths] for ONPREM (a direct trust needs
+# none). BRANCH's users need one: their path to the AWS realm is through ONPREM. A variant
+# name writes a faulty one.
 write_trust_conf() {
-    local variant=${1:-healthy} db_realm=$REALM permitted="" aws_realm
+    local variant=${1:-healthy} db_realm=$REALM permitted="" aws_realm paths
     [ "$variant" = domain-realm-user ] && db_realm=$USER_REALM
     [ "$variant" = rc4-client-aes-only ] \
         && permitted="    permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96"$'\n'
@@ -106,6 +143,8 @@ write_trust_conf() {
     }
 "
     [ "$variant" = realm-missing ] && aws_realm=""
+    paths=$(capaths)
+    [ "$variant" = capaths-missing ] && paths=""
     cat <<EOF
 [libdefaults]
     default_realm = $USER_REALM
@@ -122,27 +161,38 @@ $permitted
     $USER_REALM = {
         kdc = $CLIENT_USER_KDC
     }
+    $BRANCH_REALM = {
+        kdc = $CLIENT_BRANCH_KDC
+    }
 $aws_realm
 [domain_realm]
     .${DB_HOST#*.} = $db_realm
     $DB_HOST = $db_realm
     .$REALM_DOMAIN = $REALM
     .$USER_DOMAIN = $USER_REALM
+    .$BRANCH_DOMAIN = $BRANCH_REALM
+
+$paths
 EOF
 }
 
 # The KDCs' own krb5.conf (KRB5_CONFIG of each krb5kdc): the on-premises KDC routes only the
 # AWS forest's DNS suffix (.REALM_DOMAIN) to the AWS realm, as a forest trust's name suffix
 # routing does, so a client that asks it for a host outside that suffix gets no referral.
-# SIDE aws or onprem; a second argument "aes-only" drops RC4 from the KDC's permitted_enctypes
-# (a directory whose crypto policy refuses RC4).
+# The AWS KDC accepts tickets that transited ONPREM from BRANCH ([capaths]); the BRANCH KDC
+# knows no path (it refers no one: its users' clients need [capaths]).
+# SIDE aws, onprem or branch; a second argument "aes-only" drops RC4 from the KDC's
+# permitted_enctypes (a directory whose crypto policy refuses RC4), "no-capaths" drops the AWS
+# KDC's [capaths] (it refuses the transited path).
 write_kdc_krb5_conf() {
-    local side=$1 file default permitted="" extra=""
+    local side=$1 file default permitted="" extra="" paths=""
     case "$side" in
         aws)    file=$KDC_DIR/krb5.conf; default=$REALM
                 extra="    .${DB_HOST#*.} = $REALM
-    $DB_HOST = $REALM" ;;
+    $DB_HOST = $REALM"
+                [ "${2:-}" = no-capaths ] || paths=$(capaths) ;;
         onprem) file=$U_DIR/krb5.conf; default=$USER_REALM ;;
+        branch) file=$B_DIR/krb5.conf; default=$BRANCH_REALM ;;
     esac
     [ "${2:-}" = aes-only ] \
         && permitted="    permitted_enctypes = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96"
@@ -159,6 +209,9 @@ $permitted
     $USER_REALM = {
         kdc = $CLIENT_USER_KDC
     }
+    $BRANCH_REALM = {
+        kdc = $CLIENT_BRANCH_KDC
+    }
     $REALM = {
         kdc = $CLIENT_KDC
     }
@@ -166,7 +219,10 @@ $permitted
 [domain_realm]
     .$REALM_DOMAIN = $REALM
     .$USER_DOMAIN = $USER_REALM
+    .$BRANCH_DOMAIN = $BRANCH_REALM
 $extra
+
+$paths
 EOF
 }
 
@@ -180,6 +236,7 @@ kadm() {
     case "$1" in
         aws)    prof=$KDC_DIR/kdc.conf; realm=$REALM ;;
         onprem) prof=$U_DIR/kdc.conf; realm=$USER_REALM ;;
+        branch) prof=$B_DIR/kdc.conf; realm=$BRANCH_REALM ;;
         *)      die "kadm: no side $1" ;;
     esac
     out=$(KRB5_KDC_PROFILE=$prof kadmin.local -r "$realm" 2>&1) || rc=$?
@@ -194,11 +251,13 @@ kadm() {
 
 # has SIDE PRINCIPAL: whether SIDE's database holds the principal.
 has() {
+    local prof realm
     case "$1" in
-        aws)    kadmin.local -r "$REALM" -q "getprinc $2" 2>/dev/null | grep -q '^Principal: ' ;;
-        onprem) KRB5_KDC_PROFILE=$U_DIR/kdc.conf kadmin.local -r "$USER_REALM" -q "getprinc $2" 2>/dev/null \
-                    | grep -q '^Principal: ' ;;
+        aws)    prof=$KDC_DIR/kdc.conf; realm=$REALM ;;
+        onprem) prof=$U_DIR/kdc.conf; realm=$USER_REALM ;;
+        branch) prof=$B_DIR/kdc.conf; realm=$BRANCH_REALM ;;
     esac
+    KRB5_KDC_PROFILE=$prof kadmin.local -r "$realm" -q "getprinc $2" 2>/dev/null | grep -q '^Principal: '
 }
 
 # set_key SIDE PRINCIPAL PASSWORD_FILE ENCTYPES: (re)creates a cross-realm principal with kvno 1.
@@ -219,45 +278,70 @@ make_trust() {
     del_key aws "$REVERSE"
 }
 
-init_user_kdc() {
-    mkdir -p "$U_DIR" "$D/secrets"
-    chmod 700 "$D/secrets"
-    cat > "$U_DIR/kdc.conf" <<EOF
+# side_of SIDE: sets K_DIR, K_REALM, K_LISTEN (host:port) and K_CLIENT for a KDC of the
+# on-premises forest (onprem or branch).
+side_of() {
+    case "$1" in
+        onprem) K_DIR=$U_DIR; K_REALM=$USER_REALM; K_LISTEN=$USER_KDC_LISTEN:$USER_KDC_PORT
+                K_CLIENT=$CLIENT_USER_KDC ;;
+        branch) K_DIR=$B_DIR; K_REALM=$BRANCH_REALM; K_LISTEN=$USER_KDC_LISTEN:$BRANCH_KDC_PORT
+                K_CLIENT=$CLIENT_BRANCH_KDC ;;
+        *)      die "no KDC side $1" ;;
+    esac
+}
+
+# init_side_kdc SIDE: the KDC database and configuration of an on-premises realm.
+init_side_kdc() {
+    side_of "$1"
+    mkdir -p "$K_DIR"
+    cat > "$K_DIR/kdc.conf" <<EOF
 [kdcdefaults]
-    kdc_ports = $USER_KDC_PORT
-    kdc_tcp_ports = $USER_KDC_PORT
+    kdc_ports = ${K_LISTEN##*:}
+    kdc_tcp_ports = ${K_LISTEN##*:}
 
 [realms]
-    $USER_REALM = {
-        database_name = $U_DIR/principal
-        key_stash_file = $U_DIR/stash
-        acl_file = $U_DIR/kadm5.acl
-        kdc_listen = $USER_KDC_LISTEN:$USER_KDC_PORT
-        kdc_tcp_listen = $USER_KDC_LISTEN:$USER_KDC_PORT
+    $K_REALM = {
+        database_name = $K_DIR/principal
+        key_stash_file = $K_DIR/stash
+        acl_file = $K_DIR/kadm5.acl
+        kdc_listen = $K_LISTEN
+        kdc_tcp_listen = $K_LISTEN
         max_life = $TICKET_LIFETIME
         max_renewable_life = $RENEW_LIFETIME
     }
 
 [logging]
-    kdc = FILE:$U_DIR/kdc.log
-    admin_server = FILE:$U_DIR/kadmin.log
-    default = FILE:$U_DIR/krb5lib.log
+    kdc = FILE:$K_DIR/kdc.log
+    admin_server = FILE:$K_DIR/kadmin.log
+    default = FILE:$K_DIR/krb5lib.log
 EOF
-    : > "$U_DIR/kadm5.acl"
-    write_kdc_krb5_conf onprem
+    : > "$K_DIR/kadm5.acl"
+    write_kdc_krb5_conf "$1"
+    KRB5_KDC_PROFILE=$K_DIR/kdc.conf kdb5_util create -s -W -r "$K_REALM" -P "$(openssl rand -hex 16)" >/dev/null
+}
+
+init_user_kdcs() {
+    mkdir -p "$D/secrets"
+    chmod 700 "$D/secrets"
     write_kdc_krb5_conf aws
-    KRB5_KDC_PROFILE=$U_DIR/kdc.conf kdb5_util create -s -W -r "$USER_REALM" -P "$(openssl rand -hex 16)" >/dev/null
-    openssl rand -hex 12 > "$D/secrets/dave.password"
-    openssl rand -hex 16 > "$D/secrets/trust.password"
-    openssl rand -hex 16 > "$D/secrets/trust-other.password"
-    chmod 600 "$D/secrets/dave.password" "$D/secrets/trust.password" "$D/secrets/trust-other.password"
+    init_side_kdc onprem
+    init_side_kdc branch
+    local f
+    for f in dave erin; do openssl rand -hex 12 > "$D/secrets/$f.password"; done
+    for f in trust trust-other hub; do openssl rand -hex 16 > "$D/secrets/$f.password"; done
+    chmod 600 "$D/secrets/"*.password
     local life="-maxlife $TICKET_LIFETIME -maxrenewlife $RENEW_LIFETIME"
     printf '%s\n' \
         "addprinc $life -pw $(cat "$D/secrets/dave.password") dave" \
         "addprinc $life -randkey onprem-svc" \
         "ktadd -k $D/onprem-svc.keytab onprem-svc" \
         "modprinc $life krbtgt/$USER_REALM" | kadm onprem
+    printf '%s\n' \
+        "addprinc $life -pw $(cat "$D/secrets/erin.password") erin" \
+        "modprinc $life krbtgt/$BRANCH_REALM" | kadm branch
     chmod 600 "$D/onprem-svc.keytab"
+    set_key branch "$HUB" "$D/secrets/hub.password" "$TRUST_ENCTYPES"
+    set_key onprem "$HUB" "$D/secrets/hub.password" "$TRUST_ENCTYPES"
     make_trust
 }
 
@@ -266,6 +350,7 @@ init_trust_roles() {
     pg_admin <<EOF
 CREATE ROLE "dave@$USER_REALM" LOGIN IN ROLE rds_ad;
 CREATE ROLE "onprem-svc@$USER_REALM" LOGIN IN ROLE rds_ad;
+CREATE ROLE "erin@$BRANCH_REALM" LOGIN IN ROLE rds_ad;
 EOF
 }
 
@@ -274,25 +359,33 @@ pg_admin() {
         -u PGSSLROOTCERT -u PGGSSENCMODE -u PGKRBSRVNAME "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$D/run" -p "$PG_PORT" -U postgres -d postgres
 }
 
-user_kdc_pid() { [ -f "$U_DIR/kdc.pid" ] && cat "$U_DIR/kdc.pid"; }
+side_pid() { side_of "$1"; [ -f "$K_DIR/kdc.pid" ] && cat "$K_DIR/kdc.pid"; }
 
-start_user_kdc() {
-    [ -f "$U_DIR/kdc.conf" ] || die "the realm in $D is not initialised: run init first"
+start_side_kdc() {
+    side_of "$1"
+    [ -f "$K_DIR/kdc.conf" ] || die "the realm in $D is not initialised: run init first"
     local pid
-    if pid=$(user_kdc_pid) && kill -0 "$pid" 2>/dev/null; then return 0; fi
-    KRB5_CONFIG=$U_DIR/krb5.conf KRB5_KDC_PROFILE=$U_DIR/kdc.conf krb5kdc -r "$USER_REALM" -P "$U_DIR/kdc.pid"
-    for _ in $(seq 100); do [ -s "$U_DIR/kdc.pid" ] && break; sleep 0.05; done
-    wait_port "${CLIENT_USER_KDC%:*}" "${CLIENT_USER_KDC##*:}" || die "the $USER_REALM KDC did not start: see $U_DIR/kdc.log"
+    if pid=$(side_pid "$1") && kill -0 "$pid" 2>/dev/null; then return 0; fi
+    KRB5_CONFIG=$K_DIR/krb5.conf KRB5_KDC_PROFILE=$K_DIR/kdc.conf krb5kdc -r "$K_REALM" -P "$K_DIR/kdc.pid"
+    for _ in $(seq 100); do [ -s "$K_DIR/kdc.pid" ] && break; sleep 0.05; done
+    wait_port "${K_CLIENT%:*}" "${K_CLIENT##*:}" || die "the $K_REALM KDC did not start: see $K_DIR/kdc.log"
 }
 
-stop_user_kdc() {
+stop_side_kdc() {
     local pid
-    pid=$(user_kdc_pid) || return 0
+    side_of "$1"
+    pid=$(side_pid "$1") || return 0
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
-    rm -f "$U_DIR/kdc.pid"
+    rm -f "$K_DIR/kdc.pid"
 }
+
+start_user_kdc() { start_side_kdc onprem; }
+stop_user_kdc() { stop_side_kdc onprem; }
+
+start_all_kdcs() { start_aws_kdc; start_side_kdc onprem; start_side_kdc branch; }
+stop_all_kdcs() { stop_side_kdc branch; stop_side_kdc onprem; stop_kdc; }
 
 start_aws_kdc() {
     KRB5_CONFIG=$KDC_DIR/krb5.conf start_kdc
@@ -311,15 +404,18 @@ wait_port() {
 print_trust_env() { print_env | sed "s|^export PGUSER=.*|export PGUSER=dave@$USER_REALM|"; }
 
 status_trust() {
-    local pid user=stopped
+    local pid side word
     status
-    if pid=$(user_kdc_pid) && kill -0 "$pid" 2>/dev/null; then user="running (pid $pid)"; fi
-    echo "user-kdc: $user"
+    for side in onprem branch; do
+        word=stopped
+        if pid=$(side_pid $side) && kill -0 "$pid" 2>/dev/null; then word="running (pid $pid)"; fi
+        case $side in onprem) echo "user-kdc: $word" ;; branch) echo "branch-kdc: $word" ;; esac
+    done
 }
 
-FAULTS="key-missing, reverse-only, aws-side-missing, key-differs, kvno-differs, rc4-aws-side, rc4-aws-refuses-rc4, rc4-onprem-refuses-rc4, rc4-client-aes-only, domain-realm-user, realm-missing, role-wrong-realm, user-kdc-down"
+FAULTS="key-missing, reverse-only, aws-side-missing, key-differs, kvno-differs, rc4-aws-side, rc4-aws-refuses-rc4, rc4-onprem-refuses-rc4, rc4-client-aes-only, domain-realm-user, realm-missing, role-wrong-realm, user-kdc-down, capaths-missing, transit-refused"
 
-# restart_kdc SIDE [aes-only]: rewrites SIDE's KDC krb5.conf and restarts that KDC.
+# restart_kdc SIDE [aes-only|no-capaths]: rewrites SIDE's KDC krb5.conf and restarts that KDC.
 restart_kdc() {
     write_kdc_krb5_conf "$1" "${2:-}"
     case "$1" in
@@ -331,7 +427,7 @@ restart_kdc() {
 # fault NAME / heal NAME (see the top of this file).
 fault() {
     local mode=$1 name=$2 conf=$D/krb5.conf
-    [ -f "$U_DIR/kdc.conf" ] || die "the realm in $D is not initialised: run init first"
+    [ -f "$B_DIR/kdc.conf" ] || die "the realm in $D is not initialised (or by an older realm-trust.sh): run init first"
     case "$mode:$name" in
         fault:key-missing)       del_key onprem "$TRUST"; del_key aws "$TRUST" ;;
         fault:reverse-only)      del_key onprem "$TRUST"; del_key aws "$TRUST"
@@ -354,6 +450,9 @@ fault() {
         heal:rc4-aws-refuses-rc4)    make_trust; restart_kdc aws ;;
         heal:rc4-onprem-refuses-rc4) make_trust; restart_kdc onprem ;;
         fault:domain-realm-user|fault:realm-missing|heal:domain-realm-user|heal:realm-missing) ;;
+        fault:capaths-missing|heal:capaths-missing) ;;
+        fault:transit-refused)   restart_kdc aws no-capaths ;;
+        heal:transit-refused)    restart_kdc aws ;;
         fault:role-wrong-realm)  echo "ALTER ROLE \"dave@$USER_REALM\" RENAME TO \"dave@$REALM\";" | pg_admin ;;
         heal:role-wrong-realm)   echo "ALTER ROLE \"dave@$REALM\" RENAME TO \"dave@$USER_REALM\";" | pg_admin ;;
         fault:user-kdc-down)     stop_user_kdc ;;
@@ -361,7 +460,7 @@ fault() {
         *) die "unknown fault '$name': one of $FAULTS" ;;
     esac
     case "$name" in
-        domain-realm-user|realm-missing|rc4-client-aes-only)
+        domain-realm-user|realm-missing|rc4-client-aes-only|capaths-missing)
             conf=$FAULT_DIR/$name.krb5.conf
             if [ "$mode" = fault ]; then
                 mkdir -p "$FAULT_DIR"
@@ -376,16 +475,16 @@ fault() {
 
 cmd=${1:-}
 case "$cmd" in
-    init)      mkdir -p "$D"; init_kdc; init_user_kdc; init_tls; init_pg; init_trust_roles
+    init)      mkdir -p "$D"; init_kdc; init_user_kdcs; init_tls; init_pg; init_trust_roles
                print_trust_env > "$D/realm.env" ;;
-    start-kdc) start_aws_kdc; start_user_kdc ;;
-    stop-kdc)  stop_user_kdc; stop_kdc ;;
+    start-kdc) start_all_kdcs ;;
+    stop-kdc)  stop_all_kdcs ;;
     start-user-kdc) start_user_kdc ;;
     stop-user-kdc)  stop_user_kdc ;;
     start-pg)  start_pg ;;
     stop-pg)   stop_pg ;;
     run-pg)    FLAVOR=mit REALM_SH_LIBRARY=0 exec bash "$REALM_SH" run-pg ;;
-    down)      stop_pg; stop_user_kdc; stop_kdc ;;
+    down)      stop_pg; stop_all_kdcs ;;
     status)    status_trust ;;
     env)       print_trust_env ;;
     fault|heal) fault "$cmd" "${2:-}" ;;

@@ -33,7 +33,9 @@
 //! The trust flavour ([`Flavor::Trust`]) adds an on-premises realm, `ONPREM.EXAMPLE.COM`,
 //! trusted one way by the AWS realm: its users `dave` (password) and `onprem-svc` (client
 //! keytab) log in across the trust, and [`TrustFault`] breaks the trust in the ways real ones
-//! break. [`Realm::principal`] names them in their own realm.
+//! break. [`Realm::principal`] names them in their own realm. A third realm,
+//! `BRANCH.EXAMPLE.NET` (user `erin`), reaches the AWS realm only through the on-premises one:
+//! a transitive path, named in `[capaths]`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -46,7 +48,7 @@ mod trust;
 pub use ad::AdFault;
 pub use error::Error;
 pub use state::{Flavor, RealmOptions};
-pub use trust::{TrustFault, USER_REALM, USER_REALM_USERS};
+pub use trust::{BRANCH_REALM, TrustFault, USER_REALM, USER_REALM_USERS};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -155,7 +157,7 @@ impl Realm {
         self.script(&["down"]).map(drop)
     }
 
-    /// Which services run. For the trust flavour, `kdc` means both KDCs.
+    /// Which services run. For the trust flavour, `kdc` means all its KDCs.
     pub fn status(&self) -> Result<Status, Error> {
         let out = self.script(&["status"])?;
         let running = |name: &str| {
@@ -163,7 +165,9 @@ impl Realm {
                 .any(|l| l.starts_with(&format!("{name}: running")))
         };
         Ok(Status {
-            kdc: running("kdc") && (self.state.flavor != Flavor::Trust || running("user-kdc")),
+            kdc: running("kdc")
+                && (self.state.flavor != Flavor::Trust
+                    || (running("user-kdc") && running("branch-kdc"))),
             postgres: running("postgres"),
         })
     }
@@ -268,7 +272,8 @@ impl Realm {
     }
 
     /// The full principal name of a realm user: `alice` gives `alice@CORP.EXAMPLE.COM`; in a
-    /// trust realm the on-premises users are in their realm: `dave@ONPREM.EXAMPLE.COM`.
+    /// trust realm the on-premises users are in their realms: `dave@ONPREM.EXAMPLE.COM`,
+    /// `erin@BRANCH.EXAMPLE.NET`.
     pub fn principal(&self, user: &str) -> String {
         format!("{user}@{}", trust::user_realm_of(&self.state, user))
     }
@@ -278,15 +283,15 @@ impl Realm {
         format!("postgres/{}@{}", self.state.db_host, self.state.realm)
     }
 
-    /// The password of a realm user that has one (`alice`, `bob`, `carol`; `dave` in a trust
-    /// realm).
+    /// The password of a realm user that has one (`alice`, `bob`, `carol`; `dave` and `erin`
+    /// in a trust realm).
     pub fn password(&self, user: &str) -> Result<String, Error> {
         let path = self.dir.join("secrets").join(format!("{user}.password"));
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::io(
                 format!(
                     "reading the password of {user} (only alice, bob, carol and, in a \
-                     trust realm, dave have one)"
+                     trust realm, dave and erin have one)"
                 ),
                 e,
             )

@@ -108,6 +108,9 @@ pub(crate) struct State {
     /// The trust flavour's on-premises KDC port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) user_kdc_port: Option<u16>,
+    /// The trust flavour's KDC of the on-premises forest's second tree (BRANCH.EXAMPLE.NET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) branch_kdc_port: Option<u16>,
 }
 
 const STATE_FILE: &str = "realm.json";
@@ -124,19 +127,26 @@ impl State {
             Some(p) => p,
             None => ports::free_port("PostgreSQL", false)?,
         };
-        let (user_realm, user_kdc_port) = if o.flavor == Flavor::Trust {
-            let port = match o.user_kdc_port {
-                Some(p) => p,
-                None => loop {
-                    let p = ports::free_port("the on-premises KDC", true)?;
-                    if p != kdc_port && p != pg_port {
-                        break p;
+        let (user_realm, user_kdc_port, branch_kdc_port) = if o.flavor == Flavor::Trust {
+            let mut taken = vec![kdc_port, pg_port];
+            let mut other = |what: &'static str| -> Result<u16, Error> {
+                for _ in 0..20 {
+                    let p = ports::free_port(what, true)?;
+                    if !taken.contains(&p) {
+                        taken.push(p);
+                        return Ok(p);
                     }
-                },
+                }
+                Err(Error::NoPort(what))
             };
-            (Some(o.user_realm), Some(port))
+            let user = match o.user_kdc_port {
+                Some(p) => p,
+                None => other("the on-premises KDC")?,
+            };
+            let branch = other("the on-premises forest's second KDC")?;
+            (Some(o.user_realm), Some(user), Some(branch))
         } else {
-            (None, None)
+            (None, None, None)
         };
         Ok(State {
             flavor: o.flavor,
@@ -150,6 +160,7 @@ impl State {
             ad_addr,
             user_realm,
             user_kdc_port,
+            branch_kdc_port,
         })
     }
 

@@ -24,6 +24,11 @@ pub const USER_REALM: &str = "ONPREM.EXAMPLE.COM";
 /// and `onprem-svc` (a service account, client keytab `onprem-svc.keytab`).
 pub const USER_REALM_USERS: [&str; 2] = ["dave", "onprem-svc"];
 
+/// The on-premises forest's second domain tree in the trust flavour: its user `erin`
+/// (password in `secrets/erin.password`) reaches the AWS realm only through
+/// [`USER_REALM`], a transitive path that needs `[capaths]`.
+pub const BRANCH_REALM: &str = "BRANCH.EXAMPLE.NET";
+
 /// A fault of a cross-realm login, injected into a running realm of the trust flavour with
 /// [`Realm::inject_trust`] and undone with [`Realm::heal_trust`].
 ///
@@ -70,11 +75,18 @@ pub enum TrustFault {
     RoleWithWrongRealm,
     /// The on-premises KDC does not answer; the AWS KDC does.
     UserKdcDown,
+    /// The client's `krb5.conf` has no `[capaths]`: the path of `erin@BRANCH.EXAMPLE.NET`
+    /// through `ONPREM.EXAMPLE.COM` is unknown (the BRANCH KDC refers no one). Client side;
+    /// dave, whose trust is direct, does not notice.
+    CapathsMissing,
+    /// The AWS KDC has no `[capaths]`: it refuses tickets that transited
+    /// `ONPREM.EXAMPLE.COM` from `BRANCH.EXAMPLE.NET` (erin's). The AWS KDC is restarted.
+    TransitRefused,
 }
 
 impl TrustFault {
     /// Every fault, in the order of the script's list.
-    pub const ALL: [TrustFault; 13] = [
+    pub const ALL: [TrustFault; 15] = [
         TrustFault::KeyMissing,
         TrustFault::ReverseOnly,
         TrustFault::AwsSideMissing,
@@ -88,6 +100,8 @@ impl TrustFault {
         TrustFault::AwsRealmMissing,
         TrustFault::RoleWithWrongRealm,
         TrustFault::UserKdcDown,
+        TrustFault::CapathsMissing,
+        TrustFault::TransitRefused,
     ];
 
     /// The fault's name in `realm-trust.sh fault NAME`.
@@ -106,6 +120,17 @@ impl TrustFault {
             TrustFault::AwsRealmMissing => "realm-missing",
             TrustFault::RoleWithWrongRealm => "role-wrong-realm",
             TrustFault::UserKdcDown => "user-kdc-down",
+            TrustFault::CapathsMissing => "capaths-missing",
+            TrustFault::TransitRefused => "transit-refused",
+        }
+    }
+
+    /// The user that meets the fault: `erin` for the faults of the transitive path, `dave`
+    /// for the others.
+    pub fn user(&self) -> &'static str {
+        match self {
+            TrustFault::CapathsMissing | TrustFault::TransitRefused => "erin",
+            _ => "dave",
         }
     }
 
@@ -116,6 +141,7 @@ impl TrustFault {
             TrustFault::Rc4ClientAesOnly
                 | TrustFault::DomainRealmToUserRealm
                 | TrustFault::AwsRealmMissing
+                | TrustFault::CapathsMissing
         )
     }
 }
@@ -193,22 +219,34 @@ impl Realm {
         self.kadmin_in(realm, &self.dir.join("onprem").join("kdc.conf"), query)
     }
 
+    /// The KDC port of the on-premises forest's second tree, [`BRANCH_REALM`] (trust
+    /// flavour, on 127.0.0.1), or `None`.
+    pub fn branch_kdc_port(&self) -> Option<u16> {
+        self.state.branch_kdc_port
+    }
+
     pub(crate) fn wait_for_user_kdc(&self) -> Result<(), Error> {
-        if let Some(port) = self.state.user_kdc_port {
-            self.wait_for_port(
-                std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
-                "the on-premises KDC",
-                self.dir.join("onprem").join("kdc.log"),
-            )?;
+        for (port, what, dir) in [
+            (self.state.user_kdc_port, "the on-premises KDC", "onprem"),
+            (self.state.branch_kdc_port, "the BRANCH KDC", "branch"),
+        ] {
+            if let Some(port) = port {
+                self.wait_for_port(
+                    std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
+                    what,
+                    self.dir.join(dir).join("kdc.log"),
+                )?;
+            }
         }
         Ok(())
     }
 }
 
-/// The realm of `user`: the on-premises realm for its users in a trust realm.
+/// The realm of `user`: the on-premises realms for their users in a trust realm.
 pub(crate) fn user_realm_of<'a>(state: &'a State, user: &str) -> &'a str {
     match &state.user_realm {
         Some(realm) if USER_REALM_USERS.contains(&user) => realm,
+        Some(_) if user == "erin" => BRANCH_REALM,
         _ => &state.realm,
     }
 }
@@ -228,6 +266,8 @@ pub(crate) fn apply_env(cmd: &mut Command, state: &State) {
     cmd.env_remove("USER_KDC_LISTEN")
         .env_remove("CLIENT_USER_KDC")
         .env_remove("PG_GSS_OPTIONS");
+    cmd.env_remove("BRANCH_REALM")
+        .env_remove("CLIENT_BRANCH_KDC");
     if let (Some(realm), Some(port)) = (&state.user_realm, state.user_kdc_port) {
         cmd.env("FLAVOR", "trust")
             .env("USER_REALM", realm)
@@ -235,4 +275,8 @@ pub(crate) fn apply_env(cmd: &mut Command, state: &State) {
     } else {
         cmd.env_remove("USER_REALM").env_remove("USER_KDC_PORT");
     }
+    match state.branch_kdc_port {
+        Some(port) => cmd.env("BRANCH_KDC_PORT", port.to_string()),
+        None => cmd.env_remove("BRANCH_KDC_PORT"),
+    };
 }

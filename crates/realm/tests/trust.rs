@@ -51,15 +51,16 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
-/// kinit as dave with his password, reading `conf`; success and what kinit printed on stderr.
-fn kinit_dave(realm: &Realm, conf: &Path, cc: &Path) -> (bool, String) {
+/// kinit as `user` with their password, reading `conf`; success and what kinit printed on
+/// stderr.
+fn kinit_user(realm: &Realm, user: &str, conf: &Path, cc: &Path) -> (bool, String) {
     use std::io::Write;
     let mut child = realm
         .command("kinit")
         .env("KRB5_CONFIG", conf)
         .arg("-c")
         .arg(format!("FILE:{}", cc.display()))
-        .arg(realm.principal("dave"))
+        .arg(realm.principal(user))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -68,7 +69,7 @@ fn kinit_dave(realm: &Realm, conf: &Path, cc: &Path) -> (bool, String) {
     writeln!(
         child.stdin.take().unwrap(),
         "{}",
-        realm.password("dave").unwrap()
+        realm.password(user).unwrap()
     )
     .unwrap();
     let out = child.wait_with_output().unwrap();
@@ -106,21 +107,23 @@ fn psql(realm: &Realm, user: &str, conf: &Path, cc: &Path) -> (bool, String) {
     (ok, if ok { out } else { err })
 }
 
-/// dave logs in across the trust with a fresh ticket.
-fn dave_logs_in(realm: &Realm, name: &str) {
+/// `user` logs in across the trust with a fresh ticket.
+fn logs_in(realm: &Realm, user: &str, name: &str) {
     let cc = ccache(realm, name);
     let conf = realm.krb5_conf();
-    let (ok, said) = kinit_dave(realm, &conf, &cc);
-    assert!(ok, "kinit dave: {said}");
-    let (ok, said) = psql(realm, "dave", &conf, &cc);
-    assert!(ok, "psql as dave: {said}");
-    assert_eq!(said, "dave@ONPREM.EXAMPLE.COM|t|dave@ONPREM.EXAMPLE.COM|t");
+    let (ok, said) = kinit_user(realm, user, &conf, &cc);
+    assert!(ok, "kinit {user}: {said}");
+    let (ok, said) = psql(realm, user, &conf, &cc);
+    assert!(ok, "psql as {user}: {said}");
+    let principal = realm.principal(user);
+    assert_eq!(said, format!("{principal}|t|{principal}|t"));
 }
 
 /// What a user meets with a fault in place.
 #[derive(Debug)]
 struct Seen {
-    /// kinit with dave's password, after the fault.
+    /// kinit with the user's password (dave's, or erin's for the faults of her path), after
+    /// the fault.
     kinit: (bool, String),
     /// kvno and psql with a ticket-granting ticket taken before the fault (the user logged
     /// in to their workstation this morning).
@@ -158,8 +161,9 @@ fn log_since(path: &Path, from: usize) -> String {
 }
 
 fn observe(realm: &Realm, fault: TrustFault) -> Seen {
-    let before = ccache(realm, "dave-before");
-    let (ok, said) = kinit_dave(realm, &realm.krb5_conf(), &before);
+    let user = fault.user();
+    let before = ccache(realm, "user-before");
+    let (ok, said) = kinit_user(realm, user, &realm.krb5_conf(), &before);
     assert!(ok, "{said}");
     let aws_log = realm.kdc_log();
     let user_log = realm.user_kdc_log().unwrap();
@@ -176,10 +180,10 @@ fn observe(realm: &Realm, fault: TrustFault) -> Seen {
         injected.conf.display()
     );
     let conf = &injected.conf;
-    let after = ccache(realm, "dave-after");
-    let kinit = kinit_dave(realm, conf, &after);
+    let after = ccache(realm, "user-after");
+    let kinit = kinit_user(realm, user, conf, &after);
     let kvno_before = kvno(realm, conf, &before);
-    let psql_before = psql(realm, "dave", conf, &before);
+    let psql_before = psql(realm, user, conf, &before);
     let kvno_after = kinit.0.then(|| kvno(realm, conf, &after));
     // The KDCs log a request after answering it.
     std::thread::sleep(Duration::from_millis(100));
@@ -192,7 +196,7 @@ fn observe(realm: &Realm, fault: TrustFault) -> Seen {
         user_kdc_log: log_since(&user_log, user_from),
     };
     drop(injected);
-    dave_logs_in(realm, "dave-healed");
+    logs_in(realm, user, "user-healed");
     eprintln!("{fault:?}: {seen:#?}");
     seen
 }
@@ -223,7 +227,7 @@ fn dave_logs_in_across_the_trust_over_verified_tls() {
     assert_ne!(realm.user_kdc_port(), Some(realm.kdc_port()));
     let cc = ccache(realm, "dave");
     let conf = realm.krb5_conf();
-    let (ok, said) = kinit_dave(realm, &conf, &cc);
+    let (ok, said) = kinit_user(realm, "dave", &conf, &cc);
     assert!(ok, "{said}");
     let (ok, said) = psql(realm, "dave", &conf, &cc);
     assert!(ok, "{said}");
@@ -243,14 +247,16 @@ fn dave_logs_in_across_the_trust_over_verified_tls() {
         assert!(out.contains(ticket), "{ticket} missing: {out}");
     }
     // An on-premises user's krb5.conf: both realms, the database's domain mapped to the AWS
-    // realm, and no [capaths]: MIT asks the on-premises KDC for krbtgt/CORP@ONPREM directly.
+    // realm, and no [capaths] for ONPREM: MIT asks the on-premises KDC for
+    // krbtgt/CORP@ONPREM directly. (The [capaths] there is BRANCH's, for erin.)
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(
         text.contains("default_realm = ONPREM.EXAMPLE.COM"),
         "{text}"
     );
     assert!(text.contains(".example.test = CORP.EXAMPLE.COM"), "{text}");
-    assert!(!text.contains("capaths"), "{text}");
+    let capaths = text.split("[capaths]").nth(1).unwrap_or_default();
+    assert!(!capaths.contains("ONPREM.EXAMPLE.COM = {"), "{text}");
     // The server admits users of a trusted realm: no krb_realm on its Kerberos lines.
     let hba = std::fs::read_to_string(realm.dir().join("pgdata/pg_hba.conf")).unwrap();
     assert!(!hba.contains("krb_realm"), "{hba}");
@@ -451,7 +457,7 @@ fn the_aws_realm_missing_from_krb5_conf_has_no_kdc() {
 fn a_role_with_the_aws_realm_is_not_the_users() {
     let (realm, _turn) = realm();
     let before = ccache(realm, "dave-role");
-    let (ok, said) = kinit_dave(realm, &realm.krb5_conf(), &before);
+    let (ok, said) = kinit_user(realm, "dave", &realm.krb5_conf(), &before);
     assert!(ok, "{said}");
     let conf = realm.krb5_conf();
     let _injected = Injected {
@@ -499,6 +505,65 @@ fn the_on_premises_kdc_down_cannot_be_contacted() {
     // The AWS KDC answered all along.
     let aws = std::net::TcpStream::connect(("127.0.0.1", realm.kdc_port()));
     assert!(aws.is_ok());
+}
+
+#[test]
+fn erin_of_the_second_tree_logs_in_through_the_on_premises_realm() {
+    let (realm, _turn) = realm();
+    assert_eq!(realm.principal("erin"), "erin@BRANCH.EXAMPLE.NET");
+    let cc = ccache(realm, "erin");
+    let conf = realm.krb5_conf();
+    let (ok, said) = kinit_user(realm, "erin", &conf, &cc);
+    assert!(ok, "{said}");
+    let (ok, said) = psql(realm, "erin", &conf, &cc);
+    assert!(ok, "{said}");
+    assert_eq!(said, "erin@BRANCH.EXAMPLE.NET|t|erin@BRANCH.EXAMPLE.NET|t");
+    // The path [capaths] names: BRANCH, then ONPREM, then the AWS realm.
+    let (ok, out, err) = run(realm
+        .command("klist")
+        .arg("-c")
+        .arg(format!("FILE:{}", cc.display())));
+    assert!(ok, "{err}");
+    for ticket in [
+        "krbtgt/ONPREM.EXAMPLE.COM@BRANCH.EXAMPLE.NET",
+        "krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM",
+        "postgres/db.example.test@CORP.EXAMPLE.COM",
+    ] {
+        assert!(out.contains(ticket), "{ticket} missing: {out}");
+    }
+}
+
+#[test]
+fn without_capaths_the_transitive_path_is_unknown() {
+    let (realm, _turn) = realm();
+    let seen = observe(realm, TrustFault::CapathsMissing);
+    // MIT asks BRANCH's KDC for the AWS realm directly, and stops at its refusal.
+    let words = "Server krbtgt/CORP.EXAMPLE.COM@BRANCH.EXAMPLE.NET not found in Kerberos database";
+    fails_with(&seen, words);
+    // dave's direct trust needs none.
+    let conf = realm.inject_trust(TrustFault::CapathsMissing).unwrap();
+    let cc = ccache(realm, "dave-no-capaths");
+    assert!(kinit_user(realm, "dave", &conf, &cc).0);
+    let dave = psql(realm, "dave", &conf, &cc);
+    realm.heal_trust(TrustFault::CapathsMissing).unwrap();
+    assert!(dave.0, "{}", dave.1);
+}
+
+#[test]
+fn an_aws_kdc_without_capaths_refuses_the_transited_realm() {
+    let (realm, _turn) = realm();
+    let seen = observe(realm, TrustFault::TransitRefused);
+    fails_with(&seen, "KDC policy rejects request");
+    // Only the KDC's log says why.
+    assert!(
+        seen.aws_kdc_log.contains("BAD_TRANSIT")
+            && seen.aws_kdc_log.contains(
+                "erin@BRANCH.EXAMPLE.NET for postgres/db.example.test@CORP.EXAMPLE.COM, \
+                 KDC policy rejects request"
+            ),
+        "{}",
+        seen.aws_kdc_log
+    );
 }
 
 #[test]
