@@ -26,18 +26,19 @@ async fn turn() -> (&'static Realm, tokio::sync::MutexGuard<'static, ()>) {
     (&env.realm, TURN.lock().await)
 }
 
-fn dave_cache(realm: &Realm, name: &str) -> std::path::PathBuf {
+/// A fresh FILE cache with `user`'s ticket-granting ticket (kinit with the password).
+fn user_cache(realm: &Realm, user: &str, name: &str) -> std::path::PathBuf {
     let cc = realm.dir().join(format!("{name}.ccache"));
     let _ = std::fs::remove_file(&cc);
-    realm.kinit("dave", &cc).expect("kinit dave");
+    realm.kinit(user, &cc).expect("kinit");
     cc
 }
 
-fn cache_config(realm: &Realm, cc: &Path) -> Config {
+fn cache_config(realm: &Realm, user: &str, cc: &Path) -> Config {
     format!(
         "{} user={} ccache=FILE:{}",
         base(realm),
-        realm.principal("dave"),
+        realm.principal(user),
         cc.display()
     )
     .parse()
@@ -55,20 +56,28 @@ fn onprem_keytab_config(realm: &Realm) -> Config {
     .unwrap()
 }
 
-fn password_config(realm: &Realm) -> Config {
+fn password_config(realm: &Realm, user: &str) -> Config {
     let mut c: Config = base(realm).parse().unwrap();
-    let principal = realm.principal("dave");
+    let principal = realm.principal(user);
     c.user(principal.clone())
-        .kerberos_password(principal, Secret::new(realm.password("dave").unwrap()));
+        .kerberos_password(principal, Secret::new(realm.password(user).unwrap()));
     c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dave_logs_in_across_the_trust_from_a_ccache() {
     let (realm, _turn) = turn().await;
-    let cc = dave_cache(realm, "dave");
-    let connector = Connector::new(cache_config(realm, &cc)).unwrap();
+    let cc = user_cache(realm, "dave", "dave");
+    let connector = Connector::new(cache_config(realm, "dave", &cc)).unwrap();
     assert_eq!(current_user(&connector).await, "dave@ONPREM.EXAMPLE.COM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erin_logs_in_through_the_on_premises_realm_from_a_ccache() {
+    let (realm, _turn) = turn().await;
+    let cc = user_cache(realm, "erin", "erin");
+    let connector = Connector::new(cache_config(realm, "erin", &cc)).unwrap();
+    assert_eq!(current_user(&connector).await, "erin@BRANCH.EXAMPLE.NET");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +93,7 @@ async fn the_service_account_logs_in_across_the_trust_from_a_keytab() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dave_logs_in_across_the_trust_with_a_password() {
     let (realm, _turn) = turn().await;
-    let connector = Connector::new(password_config(realm)).unwrap();
+    let connector = Connector::new(password_config(realm, "dave")).unwrap();
     assert_eq!(current_user(&connector).await, "dave@ONPREM.EXAMPLE.COM");
 }
 
@@ -95,18 +104,20 @@ fn point_at(conf: &Path) {
     unsafe { std::env::set_var("KRB5_CONFIG", conf) };
 }
 
-/// The error a login from a ccache (dave's TGT taken before the fault) and one with dave's
-/// password meet with `fault` in place. `None` where the login works.
+/// The error a login from a ccache (a TGT taken before the fault) and one with the password
+/// meet with `fault` in place, as the fault's user (dave, or erin for her path's faults).
+/// `None` where the login works.
 async fn with_fault(realm: &Realm, fault: TrustFault) -> (Option<Error>, Option<Error>) {
-    let cc = dave_cache(realm, "dave-before");
+    let user = fault.user();
+    let cc = user_cache(realm, user, "user-before");
     let conf = realm.inject_trust(fault).unwrap();
     point_at(&conf);
-    let from_cache = Connector::new(cache_config(realm, &cc))
+    let from_cache = Connector::new(cache_config(realm, user, &cc))
         .unwrap()
         .connect()
         .await
         .err();
-    let from_password = Connector::new(password_config(realm))
+    let from_password = Connector::new(password_config(realm, user))
         .unwrap()
         .connect()
         .await
@@ -191,9 +202,10 @@ async fn every_trust_fault_as_connect_reports_it() {
             _ => assert!(cache.is_some(), "{fault:?}: the login worked"),
         }
         // Everything is healthy again.
-        let cc = dave_cache(realm, "dave-healed");
-        let connector = Connector::new(cache_config(realm, &cc)).unwrap();
-        assert_eq!(current_user(&connector).await, "dave@ONPREM.EXAMPLE.COM");
+        let user = fault.user();
+        let cc = user_cache(realm, user, "user-healed");
+        let connector = Connector::new(cache_config(realm, user, &cc)).unwrap();
+        assert_eq!(current_user(&connector).await, realm.principal(user));
     }
     eprintln!("{table}");
 }
