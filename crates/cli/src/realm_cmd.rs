@@ -95,6 +95,14 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                     "trusted realm {user_realm}: KDC on 127.0.0.1:{port}; {} trusts it (one way)",
                     realm.realm()
                 );
+                if let Some(branch) = realm.branch_kdc_port() {
+                    println!(
+                        "{}: KDC on 127.0.0.1:{branch}; reaches {} through {user_realm} \
+                         ([capaths])",
+                        aurora_krb_realm::BRANCH_REALM,
+                        realm.realm()
+                    );
+                }
             }
             println!("folder: {}", realm.dir().display());
             let user = if realm.flavor() == Flavor::Trust {
