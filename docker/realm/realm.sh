@@ -29,8 +29,12 @@
 #   PG_OS_USER       the account PostgreSQL runs as (postgres when run as root; PostgreSQL
 #                    refuses to run as root), otherwise the current user
 #   CERT_NAMES       space-separated DNS names of the server certificate (DB_HOST)
-#   FLAVOR           mit (the default) or ad: ad hands every command to realm-ad.sh beside
-#                    this file, the same realm with a Samba AD domain controller as its KDC
+#   PG_GSS_OPTIONS   options of the pg_hba.conf gss lines (include_realm=1 krb_realm=REALM);
+#                    the trust flavour drops krb_realm, which admits one realm only
+#   FLAVOR           mit (the default), ad or trust: ad hands every command to realm-ad.sh
+#                    beside this file, the same realm with a Samba AD domain controller as its
+#                    KDC; trust hands it to realm-trust.sh, the same realm plus a second
+#                    (on-premises) realm whose users log in across a one-way trust
 set -euo pipefail
 
 : "${REALM_DIR:?REALM_DIR must name the realm folder}"
@@ -46,6 +50,7 @@ CLIENT_PG_PORT=${CLIENT_PG_PORT:-$PG_PORT}
 TICKET_LIFETIME=${TICKET_LIFETIME:-10h}
 RENEW_LIFETIME=${RENEW_LIFETIME:-7d}
 CERT_NAMES=${CERT_NAMES:-$DB_HOST}
+PG_GSS_OPTIONS=${PG_GSS_OPTIONS:-include_realm=1 krb_realm=$REALM}
 if [ "$(id -u)" = 0 ]; then PG_OS_USER=${PG_OS_USER:-postgres}; else PG_OS_USER=$(id -un); fi
 
 D=$REALM_DIR
@@ -214,8 +219,8 @@ EOF
     cat > "$PGDATA/pg_hba.conf" <<EOF
 # The realm's administrator, over the realm's private socket only.
 local     all  postgres  trust
-hostssl   all  +rds_ad   all  gss include_realm=1 krb_realm=$REALM
-hostgssenc all +rds_ad   all  gss include_realm=1 krb_realm=$REALM
+hostssl   all  +rds_ad   all  gss $PG_GSS_OPTIONS
+hostgssenc all +rds_ad   all  gss $PG_GSS_OPTIONS
 host      all  all       all  scram-sha-256
 EOF
     start_pg
@@ -292,12 +297,14 @@ status() {
     echo "postgres: $pg"
 }
 
-# The Active Directory flavour (realm-ad.sh) sources this file for its functions and settings.
+# The Active Directory and trust flavours (realm-ad.sh, realm-trust.sh) source this file for
+# its functions and settings.
 [ "${REALM_SH_LIBRARY:-}" = 1 ] && return 0
 case "${FLAVOR:-mit}" in
     mit) ;;
     ad)  exec bash "$(dirname "${BASH_SOURCE[0]:-$0}")/realm-ad.sh" "$@" ;;
-    *)   die "FLAVOR=$FLAVOR: the flavours are mit (the default) and ad" ;;
+    trust) exec bash "$(dirname "${BASH_SOURCE[0]:-$0}")/realm-trust.sh" "$@" ;;
+    *)   die "FLAVOR=$FLAVOR: the flavours are mit (the default), ad and trust" ;;
 esac
 
 cmd=${1:-}

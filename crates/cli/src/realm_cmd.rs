@@ -42,8 +42,10 @@ struct UpArgs {
     /// The longest ticket the KDC issues, in seconds (short ones test expiry) [default: 36000].
     #[arg(long)]
     ticket_lifetime: Option<u64>,
-    /// The KDC of a new realm: an MIT KDC, or a Samba AD domain controller (needs root; it
-    /// listens on the well-known ports of a loopback address of its own).
+    /// The KDC of a new realm: an MIT KDC, a Samba AD domain controller (needs root; it
+    /// listens on the well-known ports of a loopback address of its own), or trust: two MIT
+    /// KDCs, the AWS realm CORP.EXAMPLE.COM trusting the on-premises realm
+    /// ONPREM.EXAMPLE.COM, whose user dave logs in across the trust.
     /// [default: mit]
     #[arg(long, value_enum)]
     flavor: Option<FlavorArg>,
@@ -53,6 +55,7 @@ struct UpArgs {
 enum FlavorArg {
     Mit,
     Ad,
+    Trust,
 }
 
 pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
@@ -63,6 +66,7 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
             let flavor = up.flavor.map(|f| match f {
                 FlavorArg::Mit => Flavor::Mit,
                 FlavorArg::Ad => Flavor::Ad,
+                FlavorArg::Trust => Flavor::Trust,
             });
             let lifetime = up.ticket_lifetime.map(Duration::from_secs);
             if let Ok(existing) = Realm::open(&dir) {
@@ -86,9 +90,28 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                 realm.db_host(),
                 realm.pg_port()
             );
+            if let (Some(user_realm), Some(port)) = (realm.user_realm(), realm.user_kdc_port()) {
+                println!(
+                    "trusted realm {user_realm}: KDC on 127.0.0.1:{port}; {} trusts it (one way)",
+                    realm.realm()
+                );
+                if let Some(branch) = realm.branch_kdc_port() {
+                    println!(
+                        "{}: KDC on 127.0.0.1:{branch}; reaches {} through {user_realm} \
+                         ([capaths])",
+                        aurora_krb_realm::BRANCH_REALM,
+                        realm.realm()
+                    );
+                }
+            }
             println!("folder: {}", realm.dir().display());
+            let user = if realm.flavor() == Flavor::Trust {
+                "dave"
+            } else {
+                "alice"
+            };
             println!(
-                "use it: set -a; . {}; set +a; kinit alice < {}/secrets/alice.password; psql",
+                "use it: set -a; . {}; set +a; kinit {user} < {}/secrets/{user}.password; psql",
                 realm.env_file().display(),
                 realm.dir().display()
             );
@@ -109,6 +132,9 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                 realm.kdc_addr(),
                 realm.kdc_port()
             );
+            if let (Some(user_realm), Some(port)) = (realm.user_realm(), realm.user_kdc_port()) {
+                println!("  (with the KDC of the trusted realm {user_realm} on 127.0.0.1:{port})");
+            }
             println!(
                 "postgres: {} ({} at 127.0.0.1:{})",
                 word(status.postgres),

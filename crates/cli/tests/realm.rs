@@ -99,3 +99,33 @@ fn a_folder_without_a_realm_is_named_with_the_fix() {
         text(&out)
     );
 }
+
+#[test]
+fn up_with_the_trust_flavour_logs_in_an_on_premises_user() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("realm");
+    let _down = Down(&dir);
+    let up = aurora_krb(&dir, &["up", "--flavor", "trust"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(
+        text(&up).contains("trusted realm ONPREM.EXAMPLE.COM"),
+        "{}",
+        text(&up)
+    );
+    assert!(text(&up).contains("kinit dave"), "{}", text(&up));
+    let status = aurora_krb(&dir, &["status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let env = aurora_krb(&dir, &["env"]);
+    assert!(env.status.success());
+    let script = format!(
+        "set -e; {}\nkinit \"$PGUSER\" < '{}' >/dev/null\npsql -X -At -c 'select current_user'",
+        String::from_utf8_lossy(&env.stdout),
+        dir.join("secrets/dave.password").display()
+    );
+    let login = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    assert!(login.status.success(), "{}", text(&login));
+    assert_eq!(
+        String::from_utf8_lossy(&login.stdout).trim(),
+        "dave@ONPREM.EXAMPLE.COM"
+    );
+}

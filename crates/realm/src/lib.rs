@@ -29,16 +29,25 @@
 //! role granted `rds_ad`, password in `secrets/alice.password`), `app-svc` (a service account
 //! with a client keytab, `app-svc.keytab`), `bob` (no database role), `carol` (a role not
 //! granted `rds_ad`: the server asks her for a password, as Aurora does).
+//!
+//! The trust flavour ([`Flavor::Trust`]) adds an on-premises realm, `ONPREM.EXAMPLE.COM`,
+//! trusted one way by the AWS realm: its users `dave` (password) and `onprem-svc` (client
+//! keytab) log in across the trust, and [`TrustFault`] breaks the trust in the ways real ones
+//! break. [`Realm::principal`] names them in their own realm. A third realm,
+//! `BRANCH.EXAMPLE.NET` (user `erin`), reaches the AWS realm only through the on-premises one:
+//! a transitive path, named in `[capaths]`.
 #![forbid(unsafe_code)]
 
 mod ad;
 mod error;
 mod ports;
 mod state;
+mod trust;
 
 pub use ad::AdFault;
 pub use error::Error;
 pub use state::{Flavor, RealmOptions};
+pub use trust::{BRANCH_REALM, TrustFault, USER_REALM, USER_REALM_USERS};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -147,7 +156,7 @@ impl Realm {
         self.script(&["down"]).map(drop)
     }
 
-    /// Which services run.
+    /// Which services run. For the trust flavour, `kdc` means all its KDCs.
     pub fn status(&self) -> Result<Status, Error> {
         let out = self.script(&["status"])?;
         let running = |name: &str| {
@@ -155,7 +164,9 @@ impl Realm {
                 .any(|l| l.starts_with(&format!("{name}: running")))
         };
         Ok(Status {
-            kdc: running("kdc"),
+            kdc: running("kdc")
+                && (self.state.flavor != Flavor::Trust
+                    || (running("user-kdc") && running("branch-kdc"))),
             postgres: running("postgres"),
         })
     }
@@ -166,7 +177,8 @@ impl Realm {
         self.wait_for_kdc()
     }
 
-    /// Stops the KDC: logins that need a ticket from it now fail.
+    /// Stops the KDC (both KDCs of the trust flavour): logins that need a ticket from it now
+    /// fail.
     pub fn stop_kdc(&self) -> Result<(), Error> {
         self.script(&["stop-kdc"]).map(drop)
     }
@@ -258,9 +270,11 @@ impl Realm {
         self.dir.join("realm.env")
     }
 
-    /// The full principal name of a realm user: `alice` gives `alice@CORP.EXAMPLE.COM`.
+    /// The full principal name of a realm user: `alice` gives `alice@CORP.EXAMPLE.COM`; in a
+    /// trust realm the on-premises users are in their realms: `dave@ONPREM.EXAMPLE.COM`,
+    /// `erin@BRANCH.EXAMPLE.NET`.
     pub fn principal(&self, user: &str) -> String {
-        format!("{user}@{}", self.state.realm)
+        format!("{user}@{}", trust::user_realm_of(&self.state, user))
     }
 
     /// The service principal of the database: `postgres/<db_host>@REALM`.
@@ -268,12 +282,16 @@ impl Realm {
         format!("postgres/{}@{}", self.state.db_host, self.state.realm)
     }
 
-    /// The password of a realm user that has one (`alice`, `bob`, `carol`).
+    /// The password of a realm user that has one (`alice`, `bob`, `carol`; `dave` and `erin`
+    /// in a trust realm).
     pub fn password(&self, user: &str) -> Result<String, Error> {
         let path = self.dir.join("secrets").join(format!("{user}.password"));
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Error::io(
-                format!("reading the password of {user} (only alice, bob and carol have one)"),
+                format!(
+                    "reading the password of {user} (only alice, bob, carol and, in a \
+                     trust realm, dave and erin have one)"
+                ),
                 e,
             )
         })?;
@@ -349,7 +367,7 @@ impl Realm {
         Ok(())
     }
 
-    /// Gets a ticket for `app-svc` from its client keytab (`kinit -k`) into `ccache`.
+    /// Gets a ticket for `app-svc` (or `onprem-svc`) from its client keytab (`kinit -k`) into `ccache`.
     pub fn kinit_keytab(&self, user: &str, ccache: &Path) -> Result<(), Error> {
         let out = self
             .command("kinit")
@@ -426,11 +444,19 @@ impl Realm {
     /// Runs one `kadmin.local` query against the realm's KDC database (for example
     /// `cpw -randkey app-svc` to make the client keytab stale).
     pub fn kadmin(&self, query: &str) -> Result<String, Error> {
+        self.kadmin_in(
+            &self.state.realm,
+            &self.dir.join("kdc").join("kdc.conf"),
+            query,
+        )
+    }
+
+    fn kadmin_in(&self, realm: &str, kdc_conf: &Path, query: &str) -> Result<String, Error> {
         let out = self
             .command("kadmin.local")
-            .env("KRB5_KDC_PROFILE", self.dir.join("kdc").join("kdc.conf"))
+            .env("KRB5_KDC_PROFILE", kdc_conf)
             .arg("-r")
-            .arg(&self.state.realm)
+            .arg(realm)
             .arg("-q")
             .arg(query)
             .stdin(Stdio::null())
@@ -457,6 +483,7 @@ impl Realm {
         std::fs::write(&script, REALM_SCRIPT)
             .map_err(|e| Error::io(format!("writing {}", script.display()), e))?;
         ad::write_script(&self.dir, self.state.flavor)?;
+        trust::write_script(&self.dir, self.state.flavor)?;
         let mut cmd = Command::new("bash");
         cmd.arg(&script).args(args);
         self.state.apply_env(&mut cmd, &self.dir);
@@ -474,7 +501,16 @@ impl Realm {
     }
 
     fn wait_for_kdc(&self) -> Result<(), Error> {
-        let addr = self.kdc_socket_addr();
+        self.wait_for_port(self.kdc_socket_addr(), "the KDC", self.kdc_log())?;
+        self.wait_for_user_kdc()
+    }
+
+    fn wait_for_port(
+        &self,
+        addr: std::net::SocketAddr,
+        what: &str,
+        log: PathBuf,
+    ) -> Result<(), Error> {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -482,8 +518,8 @@ impl Realm {
             }
             if std::time::Instant::now() > deadline {
                 return Err(Error::NotReady {
-                    what: "the KDC".into(),
-                    log: self.kdc_log(),
+                    what: what.into(),
+                    log,
                 });
             }
             std::thread::sleep(Duration::from_millis(20));

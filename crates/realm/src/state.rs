@@ -17,6 +17,10 @@ pub enum Flavor {
     /// A Samba Active Directory domain controller, as Aurora's KDC is AD: needs root, and
     /// listens on the well-known ports of a loopback address of its own (see `ad.rs`).
     Ad,
+    /// Two MIT KDCs joined by a one-way trust: the realm of [`Flavor::Mit`] playing AWS
+    /// Managed Microsoft AD, and an on-premises realm (`ONPREM.EXAMPLE.COM`) whose users log
+    /// in across the trust (see `trust.rs`).
+    Trust,
 }
 
 /// How to make a realm.
@@ -41,6 +45,10 @@ pub struct RealmOptions {
     pub pg_port: Option<u16>,
     /// The kind of KDC.
     pub flavor: Flavor,
+    /// The on-premises realm of the trust flavour (`ONPREM.EXAMPLE.COM`).
+    pub user_realm: String,
+    /// The on-premises KDC's port (trust flavour); a free one when `None`.
+    pub user_kdc_port: Option<u16>,
 }
 
 impl Default for RealmOptions {
@@ -54,6 +62,8 @@ impl Default for RealmOptions {
             kdc_port: None,
             pg_port: None,
             flavor: Flavor::Mit,
+            user_realm: crate::trust::USER_REALM.into(),
+            user_kdc_port: None,
         }
     }
 }
@@ -92,6 +102,15 @@ pub(crate) struct State {
     /// The AD flavour's loopback address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) ad_addr: Option<std::net::Ipv4Addr>,
+    /// The trust flavour's on-premises realm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user_realm: Option<String>,
+    /// The trust flavour's on-premises KDC port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) user_kdc_port: Option<u16>,
+    /// The trust flavour's KDC of the on-premises forest's second tree (BRANCH.EXAMPLE.NET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) branch_kdc_port: Option<u16>,
 }
 
 const STATE_FILE: &str = "realm.json";
@@ -108,6 +127,27 @@ impl State {
             Some(p) => p,
             None => ports::free_port("PostgreSQL", false)?,
         };
+        let (user_realm, user_kdc_port, branch_kdc_port) = if o.flavor == Flavor::Trust {
+            let mut taken = vec![kdc_port, pg_port];
+            let mut other = |what: &'static str| -> Result<u16, Error> {
+                for _ in 0..20 {
+                    let p = ports::free_port(what, true)?;
+                    if !taken.contains(&p) {
+                        taken.push(p);
+                        return Ok(p);
+                    }
+                }
+                Err(Error::NoPort(what))
+            };
+            let user = match o.user_kdc_port {
+                Some(p) => p,
+                None => other("the on-premises KDC")?,
+            };
+            let branch = other("the on-premises forest's second KDC")?;
+            (Some(o.user_realm), Some(user), Some(branch))
+        } else {
+            (None, None, None)
+        };
         Ok(State {
             flavor: o.flavor,
             cert_names: o.cert_names.unwrap_or_else(|| vec![o.db_host.clone()]),
@@ -118,6 +158,9 @@ impl State {
             ticket_lifetime_secs: o.ticket_lifetime.as_secs().max(1),
             renew_lifetime_secs: o.renew_lifetime.as_secs().max(1),
             ad_addr,
+            user_realm,
+            user_kdc_port,
+            branch_kdc_port,
         })
     }
 
@@ -159,5 +202,6 @@ impl State {
             .env_remove("CLIENT_PG_ADDR")
             .env_remove("CLIENT_PG_PORT");
         crate::ad::apply_env(cmd, self.ad_addr);
+        crate::trust::apply_env(cmd, self);
     }
 }
