@@ -101,7 +101,10 @@ async fn dave_logs_in_across_the_trust_with_a_password() {
 fn point_at(conf: &Path) {
     // SAFETY: the caller holds the turn: no other test of this binary runs, so no other
     // thread reads the environment (libkrb5 reads KRB5_CONFIG when it builds a context).
-    unsafe { std::env::set_var("KRB5_CONFIG", conf) };
+    #[allow(unsafe_code)] // set_var: see the SAFETY note; tests only
+    unsafe {
+        std::env::set_var("KRB5_CONFIG", conf)
+    };
 }
 
 /// The error a login from a ccache (a TGT taken before the fault) and one with the password
