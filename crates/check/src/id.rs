@@ -101,7 +101,8 @@ impl CheckId {
 
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: reports align ids in columns with `{:<width$}`.
+        f.pad(self.as_str())
     }
 }
 
@@ -152,6 +153,11 @@ mod tests {
             assert_eq!(CheckId::from_name(id.as_str()), Some(id));
             assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
         }
+    }
+
+    #[test]
+    fn ids_pad_like_strings() {
+        assert_eq!(format!("{:<12}|", CheckId::Krb5Kdc), "krb5.kdc    |");
     }
 
     #[test]
