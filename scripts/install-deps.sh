@@ -7,8 +7,9 @@ set -euo pipefail
 BUILD_PKGS="pkg-config libkrb5-dev libclang-dev clang"
 # The test realm: an MIT KDC, its admin tools and client tools, PostgreSQL, openssl.
 REALM_PKGS="krb5-kdc krb5-admin-server krb5-user postgresql postgresql-client openssl util-linux iproute2 procps"
-# The clock-skew fault of the check tests runs a client under a shifted clock.
-TEST_PKGS="faketime"
+# The clock-skew fault of the check tests runs a client under a shifted clock; the CLI's
+# completion scripts are loaded in each shell, and its manual page rendered by man.
+TEST_PKGS="faketime zsh fish man-db"
 # The Active Directory flavour of the realm.
 AD_PKGS="${AURORA_KRB_AD_PKGS-samba samba-ad-dc samba-ad-provision winbind}"
 # Making the docker base image without a registry.
@@ -40,4 +41,9 @@ fi
 if ! command -v moto_server >/dev/null 2>&1; then
     echo "installing moto[server] (AWS API server for the domain tests)"
     python3 -m pip install -q "moto[server]" || sudo_ python3 -m pip install -q "moto[server]"
+fi
+# The Prometheus output of `check` is parsed with the official client's parser.
+if ! python3 -c "import prometheus_client" >/dev/null 2>&1; then
+    echo "installing prometheus-client (parses the check's Prometheus output in the tests)"
+    python3 -m pip install -q prometheus-client || sudo_ python3 -m pip install -q prometheus-client
 fi

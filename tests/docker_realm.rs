@@ -1,4 +1,4 @@
-//! The realm in Docker, used from the host as the README tells users to: compose builds and
+//! The realm in Docker, used from the host as docs/docker.md tells users to: compose builds and
 //! starts the KDC and PostgreSQL images under a project name of its own, with the realm's files
 //! exported to a temp folder and the services published on free 127.0.0.1 ports; then `kinit`
 //! and `psql` on the host log in with Kerberos over verified TLS. Once with the MIT KDC (the
@@ -208,7 +208,7 @@ impl Project {
         let mut all = vec!["up", "-d"];
         all.extend_from_slice(args);
         if self.flavor == Flavor::Ad {
-            // As the README says: naming the services starts them and not the MIT ones.
+            // As docs/docker.md says: naming the services starts them and not the MIT ones.
             all.extend_from_slice(&self.flavor.services());
         }
         run(&mut self.cmd(&all), limit, None)?

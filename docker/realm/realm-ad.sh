@@ -32,7 +32,7 @@
 #               disabled USER     the account is disabled
 #               password-expired USER   the password must be changed (pwdLastSet=0)
 #               account-expired USER    the account expired yesterday (accountExpires)
-#               (a user typing another case, `kinit Alice`, needs no injection: see the README, "Faults only AD has")
+#               (a user typing another case, `kinit Alice`, needs no injection: see docs/realm.md, "Faults only AD has")
 #
 # Settings (besides realm.sh's REALM_DIR, REALM, DB_HOST, PG_*, CLIENT_PG_*, TICKET_LIFETIME,
 # RENEW_LIFETIME, CERT_NAMES):
@@ -86,7 +86,7 @@ esac
 
 need_root() {
     [ "$(id -u)" = 0 ] && return 0
-    die "the AD flavour needs root natively: Samba binds the well-known AD ports (53, 88, 389, 464) and keeps ACLs in root-only extended attributes. Run it as root, or use the docker flavour: docker compose -f docker/compose.yaml up -d --wait dc postgres-ad (the compose realm's ad profile, see the README section 'The Active Directory flavour in Docker')"
+    die "the AD flavour needs root natively: Samba binds the well-known AD ports (53, 88, 389, 464) and keeps ACLs in root-only extended attributes. Run it as root, or use the docker flavour: docker compose -f docker/compose.yaml up -d --wait dc postgres-ad (the compose realm's ad profile, see docs/docker.md, 'The Active Directory flavour in Docker')"
 }
 
 need_samba() {

@@ -88,6 +88,8 @@ impl Check {
     }
 
     /// The krb5.conf path list to inspect instead of `KRB5_CONFIG` (`None`: the default).
+    /// The Kerberos library that logs in still reads `KRB5_CONFIG` from the process
+    /// environment: give the same files to both, or the report describes another setup.
     pub fn krb5_config(mut self, path: Option<String>) -> Check {
         self.krb5_config = path;
         self

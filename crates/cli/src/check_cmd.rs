@@ -12,16 +12,65 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// Examples shown under `aurora-krb check --help`.
+pub const EXAMPLES: &str = "\
+Examples:
+  # The settings psql would use: a libpq string or URI, PG* and KRB5* variables, flags on top
+  aurora-krb check \"host=mydb.cluster-abc.us-east-1.rds.amazonaws.com user=alice@CORP.EXAMPLE.COM sslrootcert=/etc/ssl/rds/global-bundle.pem\"
+  # psql's short flags
+  aurora-krb check -h mydb.cluster-abc.us-east-1.rds.amazonaws.com -p 5432 -U alice@CORP.EXAMPLE.COM -d app
+  # A service account with a keytab
+  aurora-krb check -h mydb.example.com --keytab /etc/app/app.keytab --principal app@CORP.EXAMPLE.COM
+  # The AWS side too (the host is the cluster's writer endpoint)
+  aurora-krb check --cluster mydb --region us-east-1 -U alice@CORP.EXAMPLE.COM
+  # For scripts and monitoring
+  aurora-krb check --format json | jq '.checks[] | select(.status==\"fail\")'
+  aurora-krb check --format prometheus > /var/lib/node_exporter/textfile/aurora_krb.prom
+
+Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 usage error.";
+
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// For people: one line per check, cause and fix under a failure.
     Text,
+    /// For scripts: the report as one JSON object (errors too).
     Json,
+    /// For monitoring: the Prometheus text exposition format (node_exporter's textfile
+    /// collector).
+    Prometheus,
+}
+
+/// When to colour the text output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Whether to colour, from the flag and the environment (NO_COLOR wins over auto,
+/// CLICOLOR_FORCE forces auto on; an explicit flag wins over both).
+pub fn use_color(choice: ColorChoice, tty: bool, var: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |k: &str| var(k).is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set("NO_COLOR") => false,
+        ColorChoice::Auto if var("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") => {
+            true
+        }
+        ColorChoice::Auto => tty,
+    }
 }
 
 /// Arguments of `aurora-krb check` (boxed: they are many, and the subcommand enum holds
-/// them by value).
+/// them by value). `-h` is the host, as in psql; help is `--help`.
 #[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
 pub struct CheckArgs {
     #[command(flatten)]
     inner: Box<CheckFlags>,
@@ -33,8 +82,8 @@ pub struct CheckFlags {
     /// A libpq connection string (`host=... user=...`) or URI (`postgresql://...`); PG* and
     /// KRB5* environment variables apply underneath, flags on top.
     pub conninfo: Option<String>,
-    /// Database host (the name Kerberos and TLS use).
-    #[arg(long, short = 'H')]
+    /// Database host (the name Kerberos and TLS use); `-H` is kept for older scripts.
+    #[arg(long, short = 'h', short_alias = 'H')]
     pub host: Option<String>,
     /// IP address to connect to instead of resolving the host.
     #[arg(long)]
@@ -79,6 +128,12 @@ pub struct CheckFlags {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
     /// Bound of each network step, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub timeout: f64,
@@ -87,8 +142,15 @@ pub struct CheckFlags {
     pub verbose: bool,
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
+/// A usage error (exit code 2): plain text on stderr, or under `--format json` a JSON
+/// object on stdout, so a script that parses the output never meets plain text.
+fn usage(format: Format, msg: impl std::fmt::Display) -> ExitCode {
+    let msg = msg.to_string();
+    if format == Format::Json {
+        println!("{}", render::json_error("usage", &msg));
+    } else {
+        eprintln!("error: {msg}");
+    }
     ExitCode::from(2)
 }
 
@@ -129,6 +191,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let args = *args.inner;
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 600.0) {
         return Ok(usage(
+            args.format,
             "--timeout must be a number of seconds between 0 and 600",
         ));
     }
@@ -136,7 +199,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     // Fail on bad settings before any network step.
     let config = match build_config(&args) {
         Ok(c) => c,
-        Err(e) => return Ok(usage(e)),
+        Err(e) => return Ok(usage(args.format, e)),
     };
     let mut check = Check::new(config)
         .timeout(limit)
@@ -176,20 +239,23 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(r) => r,
         Err(aurora_krb_check::Error::NoHost) => {
             return Ok(usage(
+                args.format,
                 "no host given: pass --host, a connection string with host=, PGHOST, or --cluster",
             ));
         }
         Err(aurora_krb_check::Error::Settings(e)) => {
-            return Ok(usage(format!("{e}\nfix: {}", e.fix())));
+            return Ok(usage(args.format, format!("{e}\nfix: {}", e.fix())));
         }
-        Err(e) => return Ok(usage(e)),
+        Err(e) => return Ok(usage(args.format, e)),
     };
     let total_ms = started.elapsed().as_millis() as u64;
     match args.format {
         Format::Json => println!("{}", render::json(&report)),
+        Format::Prometheus => print!("{}", render::prometheus(&report, total_ms)),
         Format::Text => {
-            let color = std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let color = use_color(args.color, std::io::stdout().is_terminal(), |k| {
+                std::env::var(k).ok()
+            });
             let style = render::TextStyle {
                 color,
                 verbose: args.verbose,

@@ -1,8 +1,34 @@
-//! Text and JSON output of a report.
+//! Text, JSON and Prometheus output of a report.
 
 use aurora_krb_check::{Report, Status};
+use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt::Write;
+
+/// The version of the JSON documents `check --format json` prints. Raised only when a field
+/// changes meaning or goes away; new fields come without a new version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Text that reached us from the network (server errors, certificate names, a KDC's
+/// e-text) or from files, made safe for a terminal: control characters are shown escaped,
+/// so no escape sequence is ever interpreted.
+fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<String>()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
 
 /// Output settings for text.
 #[derive(Debug, Clone, Copy)]
@@ -59,7 +85,7 @@ fn wrap(text: &str, first: &str, rest: &str, width: usize) -> String {
 
 fn value_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => clean(s).into_owned(),
         Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join("; "),
         other => other.to_string(),
     }
@@ -70,6 +96,7 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
     let mut out = String::new();
     let t = &report.target;
     let get = |k: &str| t.get(k).map(value_text);
+
     let _ = writeln!(
         out,
         "aurora-krb check: {} at {} as {}",
@@ -90,13 +117,13 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
             "  {}  {:<id_width$}  {}",
             status_word(style, c.status),
             c.id,
-            c.summary
+            clean(&c.summary)
         );
         let indent = " ".repeat(8 + id_width);
         if matches!(c.status, Status::Fail | Status::Warn) || style.verbose {
             if let Some(cause) = &c.cause {
                 out.push_str(&wrap(
-                    cause,
+                    &clean(cause),
                     &format!("{indent}{} ", paint(style.color, "1", "cause:")),
                     &format!("{indent}       "),
                     style.width,
@@ -104,7 +131,7 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
             }
             if let Some(fix) = &c.fix {
                 out.push_str(&wrap(
-                    fix,
+                    &clean(fix),
                     &format!("{indent}{}   ", paint(style.color, "1", "fix:")),
                     &format!("{indent}       "),
                     style.width,
@@ -166,11 +193,108 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
     out
 }
 
-/// The report as JSON (one document, pretty-printed).
+/// The report as JSON (one document, pretty-printed), with its schema version.
 pub fn json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| {
-        format!("{{\"ok\": false, \"error\": \"cannot encode the report: {e}\"}}")
-    })
+    #[derive(Serialize)]
+    struct Document<'a> {
+        schema_version: u32,
+        #[serde(flatten)]
+        report: &'a Report,
+    }
+    let doc = Document {
+        schema_version: SCHEMA_VERSION,
+        report,
+    };
+    serde_json::to_string_pretty(&doc)
+        .unwrap_or_else(|e| json_error("internal", &format!("cannot encode the report: {e}")))
+}
+
+/// An error as the JSON document scripts get instead of a report: `ok` false, no checks,
+/// and `error.kind` (`usage` for bad arguments or settings, exit code 2).
+pub fn json_error(kind: &str, message: &str) -> String {
+    let (message, fix) = match message.split_once("\nfix: ") {
+        Some((m, f)) => (m, Some(f)),
+        None => (message, None),
+    };
+    let doc = serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "ok": false,
+        "error": { "kind": kind, "message": message, "fix": fix },
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The report in the Prometheus text exposition format (version 0.0.4), for node_exporter's
+/// textfile collector: per check its status as a value and as a label, and its duration;
+/// for the run whether it passed, its duration and when it ran. Every sample carries the
+/// checked host and user so several targets can share one collector directory.
+pub fn prometheus(report: &Report, total_ms: u64) -> String {
+    let t = &report.target;
+    let target = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
+    let common = format!(
+        "host=\"{}\",user=\"{}\"",
+        label(target("host")),
+        label(target("user"))
+    );
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_check_status Verdict of each check: 0 pass, 1 warn, 2 fail, 3 skip.\n\
+         # TYPE aurora_krb_check_status gauge"
+    );
+    for c in &report.checks {
+        let value = match c.status {
+            Status::Pass => 0,
+            Status::Warn => 1,
+            Status::Fail => 2,
+            Status::Skip => 3,
+        };
+        let _ = writeln!(
+            out,
+            "aurora_krb_check_status{{{common},check=\"{}\",status=\"{}\"}} {value}",
+            c.id,
+            c.status.as_str()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_check_duration_seconds How long each check took.\n\
+         # TYPE aurora_krb_check_duration_seconds gauge"
+    );
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "aurora_krb_check_duration_seconds{{{common},check=\"{}\"}} {}",
+            c.id,
+            c.duration_ms as f64 / 1000.0
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_check_ok Whether no check failed (1) or one did (0).\n\
+         # TYPE aurora_krb_check_ok gauge\n\
+         aurora_krb_check_ok{{{common}}} {}\n\
+         # HELP aurora_krb_check_run_duration_seconds How long the whole check took.\n\
+         # TYPE aurora_krb_check_run_duration_seconds gauge\n\
+         aurora_krb_check_run_duration_seconds{{{common}}} {}\n\
+         # HELP aurora_krb_check_last_run_timestamp_seconds When the check ran (Unix time).\n\
+         # TYPE aurora_krb_check_last_run_timestamp_seconds gauge\n\
+         aurora_krb_check_last_run_timestamp_seconds{{{common}}} {now}",
+        u8::from(report.ok),
+        total_ms as f64 / 1000.0
+    );
+    out
 }
 
 #[cfg(test)]
@@ -271,5 +395,61 @@ mod tests {
             width: 80,
         };
         assert!(text(&r, &style, 5).contains("1 passed in 0.01 s. The Kerberos login works."));
+    }
+
+    #[test]
+    fn json_carries_the_schema_version_and_errors_are_json_too() {
+        let v: Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["checks"][1]["id"], "krb5.kdc");
+        let e: Value =
+            serde_json::from_str(&json_error("usage", "sslmode: bogus\nfix: use verify-full"))
+                .unwrap();
+        assert_eq!(e["ok"], false);
+        assert_eq!(e["error"]["kind"], "usage");
+        assert_eq!(e["error"]["message"], "sslmode: bogus");
+        assert_eq!(e["error"]["fix"], "use verify-full");
+    }
+
+    #[test]
+    fn prometheus_has_one_status_and_one_duration_sample_per_check() {
+        let p = prometheus(&sample(), 1234);
+        let status: Vec<&str> = p
+            .lines()
+            .filter(|l| l.starts_with("aurora_krb_check_status{"))
+            .collect();
+        assert_eq!(status.len(), 3, "{p}");
+        assert!(
+            p.contains("check=\"krb5.kdc\",status=\"fail\"} 2\n"),
+            "{p}"
+        );
+        assert!(p.contains("user=\"alice@R\""), "{p}");
+        assert!(p.contains("aurora_krb_check_ok{host=\"\",user=\"alice@R\"} 0\n"), "{p}");
+        assert!(p.contains("aurora_krb_check_run_duration_seconds{"), "{p}");
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn control_characters_from_the_network_are_shown_escaped() {
+        let mut t = Map::new();
+        t.insert("user".into(), "alice".into());
+        let r = Report::new(
+            t,
+            vec![CheckResult::fail(
+                CheckId::ServerAuth,
+                "server says \u{1b}]0;owned\u{7}",
+                "cause \u{1b}[2J",
+                "fix",
+            )],
+        );
+        let style = TextStyle {
+            color: false,
+            verbose: true,
+            width: 100,
+        };
+        let s = text(&r, &style, 1);
+        assert!(!s.contains('\u{1b}'), "{s:?}");
+        assert!(s.contains("server says \\u{1b}]0;owned\\u{7}"), "{s}");
     }
 }
