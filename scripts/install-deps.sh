@@ -17,10 +17,33 @@ DOCKER_PKGS="${AURORA_KRB_DOCKER_PKGS-mmdebstrap}"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Compose for the docker realm: the plugin (`docker compose`) or Debian's docker-compose.
-if command -v docker >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+# Compose for the docker realm. The compose file is for v2 (`docker compose`) and 1.29
+# (`docker-compose`), and the tests run it with each one installed: bookworm packages 1.29;
+# v2 is Debian's too, from trixie (its docker-compose 2.x needs only libc6 >= 2.34). Its
+# package would replace 1.29, so its plugin binary is unpacked beside it instead.
+if command -v docker >/dev/null 2>&1; then
     DOCKER_PKGS+=" docker-compose"
 fi
+install_compose_v2() {
+    command -v docker >/dev/null 2>&1 || return 0
+    docker compose version >/dev/null 2>&1 && return 0
+    [ "${AURORA_KRB_COMPOSE_V2-1}" = 1 ] || return 0
+    echo "installing compose v2 (docker compose) from Debian trixie's docker-compose package"
+    local t
+    t=$(mktemp -d)
+    mkdir -p "$t/lists/partial" "$t/cache/archives/partial"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$t/sources.list"
+    local apt_opts=(-o "Dir::Etc::SourceList=$t/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$t/lists" -o "Dir::Cache=$t/cache" -o APT::Sandbox::User=root)
+    if (cd "$t" && apt-get "${apt_opts[@]}" update -qq && apt-get "${apt_opts[@]}" download -qq docker-compose) \
+        && dpkg-deb -x "$t"/docker-compose_2*.deb "$t/root"; then
+        sudo_ install -D -m 0755 "$t/root/usr/libexec/docker/cli-plugins/docker-compose" \
+            /usr/local/lib/docker/cli-plugins/docker-compose
+    else
+        echo "compose v2 could not be installed; the docker tests run with docker-compose 1.29 only" >&2
+    fi
+    rm -rf "$t"
+}
 
 missing=""
 for p in $BUILD_PKGS $REALM_PKGS $TEST_PKGS $AD_PKGS $DOCKER_PKGS; do
@@ -32,6 +55,8 @@ if [ -n "$missing" ]; then
     # The machine's own services must not start: the realm runs its own, on its own ports.
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+
+install_compose_v2
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "cargo not found: install Rust 1.94 or newer with rustup (https://rustup.rs), then run this again" >&2

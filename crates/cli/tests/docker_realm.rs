@@ -116,8 +116,9 @@ fn run(cmd: &mut Command, limit: Duration, stdin: Option<&Path>) -> Result<Ran> 
     })
 }
 
-/// Docker's CLI and daemon, and a compose command; the error names what is missing.
-fn docker_and_compose() -> Result<Vec<String>, String> {
+/// Docker's CLI and daemon, and every compose command that works here (compose v2's
+/// `docker compose` first, then `docker-compose` 1.29); the error names what is missing.
+fn docker_and_compose() -> Result<Vec<Vec<String>>, String> {
     match Command::new("docker").arg("--version").output() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(
@@ -143,17 +144,21 @@ fn docker_and_compose() -> Result<Vec<String>, String> {
         ));
     }
     let candidates: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
-    for c in candidates {
-        let works = Command::new(c[0])
-            .args(&c[1..])
-            .arg("version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if works {
-            return Ok(c.iter().map(|s| s.to_string()).collect());
-        }
+    let working: Vec<Vec<String>> = candidates
+        .into_iter()
+        .filter(|c| {
+            Command::new(c[0])
+                .args(&c[1..])
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .map(|c| c.iter().map(|s| s.to_string()).collect())
+        .collect();
+    if !working.is_empty() {
+        return Ok(working);
     }
     Err(
         "neither `docker compose` nor `docker-compose` works: install compose \
@@ -406,8 +411,9 @@ fn psql_as(env: &HashMap<String, String>, user: &str, ccache: &str) -> Result<St
     Ok(ran.stdout.trim().to_string())
 }
 
-/// Docker and compose, or `None` when they are missing and the user asked to skip.
-fn docker_or_skip() -> Option<Vec<String>> {
+/// Docker and the compose commands, or `None` when they are missing and the user asked to
+/// skip.
+fn docker_or_skip() -> Option<Vec<Vec<String>>> {
     match docker_and_compose() {
         Ok(c) => Some(c),
         Err(why) if std::env::var(SKIP_VAR).as_deref() == Ok("1") => {
@@ -426,20 +432,24 @@ fn docker_or_skip() -> Option<Vec<String>> {
 
 #[test]
 fn compose_realm_serves_kerberos_logins_to_the_host() {
-    let Some(compose) = docker_or_skip() else {
+    let Some(composes) = docker_or_skip() else {
         return;
     };
-    if let Err(e) = compose_realm(compose, Flavor::Mit) {
-        panic!("{e:#}");
+    // The compose file is for both compose v2 and 1.29: each one installed runs it.
+    for compose in composes {
+        eprintln!("docker_realm: with `{}`", compose.join(" "));
+        if let Err(e) = compose_realm(compose.clone(), Flavor::Mit) {
+            panic!("with `{}`: {e:#}", compose.join(" "));
+        }
     }
 }
 
 #[test]
 fn compose_ad_profile_serves_kerberos_logins_from_a_samba_dc_to_the_host() {
-    let Some(compose) = docker_or_skip() else {
+    let Some(composes) = docker_or_skip() else {
         return;
     };
-    if let Err(e) = compose_realm(compose, Flavor::Ad) {
+    if let Err(e) = compose_realm(composes[0].clone(), Flavor::Ad) {
         panic!("{e:#}");
     }
 }
@@ -469,9 +479,10 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
         flavor,
         // Both tests of this binary run at once, in one process: the flavour tells them apart.
         name: format!(
-            "{PROJECT_PREFIX}{}-{millis}-{}",
+            "{PROJECT_PREFIX}{}-{millis}-{}-{}",
             std::process::id(),
-            format!("{flavor:?}").to_lowercase()
+            format!("{flavor:?}").to_lowercase(),
+            compose.len()
         ),
         env: vec![
             ("REALM_DATA".into(), data.display().to_string()),
@@ -488,11 +499,15 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
         started.elapsed()
     );
 
-    // Published on loopback only.
+    // Published on loopback only (the KDC on UDP as well).
     let [kdc_service, pg_service] = flavor.services();
-    for (service, inner, port) in [(kdc_service, "88", kdc_port), (pg_service, "5432", pg_port)] {
+    for (service, inner, port, proto) in [
+        (kdc_service, "88", kdc_port, "tcp"),
+        (kdc_service, "88", kdc_port, "udp"),
+        (pg_service, "5432", pg_port, "tcp"),
+    ] {
         let ran = run(
-            &mut project.cmd(&["port", service, inner]),
+            &mut project.cmd(&["port", "--protocol", proto, service, inner]),
             Duration::from_secs(30),
             None,
         )?
@@ -533,6 +548,32 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
     assert_eq!(
         psql_as(&env, "alice@CORP.EXAMPLE.COM", &alice_cc)?,
         "t|alice@CORP.EXAMPLE.COM|t|alice@CORP.EXAMPLE.COM"
+    );
+    // The healthy compose realm passes `aurora-krb check` with no warning.
+    let check = run(
+        host_cmd(env!("CARGO_BIN_EXE_aurora-krb"), &env).args([
+            "check",
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+        ]),
+        Duration::from_secs(60),
+        None,
+    )?;
+    let report: serde_json::Value = serde_json::from_str(&check.stdout)
+        .with_context(|| format!("check --format json: {}{}", check.stdout, check.stderr))?;
+    let not_passing: Vec<String> = report["checks"]
+        .as_array()
+        .context("checks")?
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| format!("{} {}: {} / {}", c["id"], c["status"], c["summary"], c["cause"]))
+        .collect();
+    ensure!(
+        not_passing.is_empty() && check.status.success(),
+        "aurora-krb check against the healthy compose realm ({flavor:?}):\n{}",
+        not_passing.join("\n")
     );
     if flavor == Flavor::Ad {
         ad_is_active_directory(&env, &kinit, tmp.path(), &password)?;
