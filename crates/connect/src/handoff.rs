@@ -84,7 +84,6 @@ impl AsyncWrite for Transport {
 pub(crate) const AUTH_OK: [u8; 9] = [b'R', 0, 0, 0, 8, 0, 0, 0, 0];
 
 /// The stream a handed-off `tokio_postgres::Connection` runs on.
-#[derive(Debug)]
 pub struct Stream<S = Transport> {
     inner: S,
     replay: Bytes,
@@ -101,6 +100,16 @@ enum Swallow {
     /// Discarding the rest of it.
     Body(usize),
     Done,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Stream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the bytes still to replay: they hold BackendKeyData (the cancel key).
+        f.debug_struct("Stream")
+            .field("inner", &self.inner)
+            .field("replay_len", &self.replay.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S> Stream<S> {
