@@ -387,7 +387,8 @@ async fn a_dir_collection_and_a_principal_picking_one_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn require_encrypts_without_checking_the_certificate() {
-    // Kerberos still authenticates the server; TLS only encrypts.
+    // TLS only encrypts here: the certificate is not checked, and Kerberos does not make up
+    // for it (a relay can pass the exchange through; see hardening.rs).
     let env = env();
     let mut c = alice_config(env);
     c.ssl_mode(SslMode::Require).tls_host("wrong.example.test");
