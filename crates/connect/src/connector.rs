@@ -235,7 +235,10 @@ impl Connector {
         r
     }
 
-    async fn gss_init_with(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
+    pub(crate) async fn gss_init_with(
+        &self,
+        flags: libgssapi::context::CtxFlags,
+    ) -> Result<GssStart, Error> {
         let r = self.gss_init_inner(flags).await;
         if let Err(e) = &r
             && matches!(

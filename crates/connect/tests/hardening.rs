@@ -420,3 +420,118 @@ async fn a_relay_reads_a_kerberos_session_under_sslmode_require() {
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     task.abort();
 }
+
+/// A TCP forwarder to `upstream` that keeps the first bytes each connection sent.
+async fn recording_forwarder(
+    upstream: (String, u16),
+) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conns = Arc::new(Mutex::new(Vec::new()));
+    let conns2 = conns.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((down, _)) = listener.accept().await {
+            let up = TcpStream::connect((upstream.0.as_str(), upstream.1))
+                .await
+                .unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let n = {
+                let mut c = conns2.lock().unwrap();
+                c.push(Vec::new());
+                c.len() - 1
+            };
+            let conns3 = conns2.clone();
+            let seen2 = seen.clone();
+            tokio::spawn(async move {
+                pump(down, up, seen2).await;
+                conns3.lock().unwrap()[n] = seen.lock().unwrap().clone();
+            });
+        }
+    });
+    (port, conns, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_goes_to_the_recorded_address_over_gss_encryption() {
+    let env = env();
+    // The login goes through a forwarder, so its every connection is seen.
+    let (fwd_port, conns, fwd) =
+        recording_forwarder((env.realm.pg_addr().to_string(), env.realm.pg_port())).await;
+    let mut c = alice_config(env);
+    c.port(fwd_port);
+    c.set("gssencmode", "require").unwrap();
+    let connector = Connector::new(c.clone()).unwrap();
+    let (client, conn) = connector.connect().await.unwrap();
+    tokio::spawn(conn);
+    let token = client.cancel_token();
+    let query = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The same settings, but the name now leads elsewhere (as a reader endpoint or a
+    // failover can re-resolve): a listener that only counts who comes.
+    let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    let came = Arc::new(Mutex::new(0usize));
+    let came2 = came.clone();
+    let counter = tokio::spawn(async move {
+        while let Ok((_s, _)) = elsewhere.accept().await {
+            *came2.lock().unwrap() += 1;
+        }
+    });
+    let mut moved = c.clone();
+    moved.port(elsewhere_port);
+    Connector::new(moved)
+        .unwrap()
+        .cancel(&token)
+        .await
+        .expect("the cancel request is delivered");
+    let e = tokio::time::timeout(Duration::from_secs(10), query)
+        .await
+        .expect("the query ended after the cancel")
+        .unwrap()
+        .expect_err("cancelled");
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{e}"
+    );
+    assert_eq!(
+        *came.lock().unwrap(),
+        0,
+        "the cancel went to the re-resolved address"
+    );
+
+    // The cancel connection went through the forwarder, GSS-encrypted: it opened with a
+    // GSSENCRequest, and the CancelRequest (length 16, code 80877102) never passed in clear.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let conns = conns.lock().unwrap().clone();
+    assert_eq!(conns.len(), 2, "the login and the cancel");
+    let cancel = &conns[1];
+    assert!(
+        cancel.starts_with(&[0, 0, 0, 8, 4, 210, 22, 48]),
+        "a GSSENCRequest first: {:?}",
+        &cancel[..cancel.len().min(8)]
+    );
+    assert!(
+        !cancel
+            .windows(8)
+            .any(|w| w == [0, 0, 0, 16, 4, 210, 22, 46]),
+        "the cancel key went in clear"
+    );
+    counter.abort();
+    fwd.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_after_the_connection_closed_is_refused() {
+    let env = env();
+    let connector = Connector::new(alice_config(env)).unwrap();
+    let (client, conn) = connector.connect().await.unwrap();
+    let task = tokio::spawn(conn);
+    let token = client.cancel_token();
+    drop(client);
+    task.await.unwrap().unwrap();
+    let e = connector.cancel(&token).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("not from an open connection"), "{e}");
+}

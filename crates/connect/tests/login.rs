@@ -448,7 +448,7 @@ async fn gss_encryption_carries_rows_both_ways() {
     assert!(row.get::<_, bool>(2));
     assert!(!row.get::<_, bool>(3), "TLS should not be in use");
     rows_both_ways(&client).await;
-    // Cancel works over a GSS-encrypted login too (the cancel itself goes over TLS).
+    // Cancel works over a GSS-encrypted login too (the cancel is GSS-encrypted as well).
     let token = client.cancel_token();
     let q = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
