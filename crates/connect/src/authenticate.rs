@@ -6,7 +6,6 @@ use std::time::Instant;
 use tracing::Instrument;
 
 /// A connection the server has accepted, not yet handed to tokio-postgres.
-#[derive(Debug)]
 pub struct Authenticated {
     pub(crate) transport: Transport,
     pub(crate) leftover: BytesMut,
@@ -18,6 +17,21 @@ pub struct Authenticated {
     pub user: String,
     /// Whether the allowed password fallback was used instead of Kerberos.
     pub used_password: bool,
+}
+
+impl std::fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the bytes read past AuthenticationOk: they hold BackendKeyData, whose secret
+        // key lets anyone who reads it cancel this session's queries.
+        f.debug_struct("Authenticated")
+            .field("transport", &self.transport)
+            .field("leftover_len", &self.leftover.len())
+            .field("flags", &self.flags)
+            .field("principal", &self.principal)
+            .field("user", &self.user)
+            .field("used_password", &self.used_password)
+            .finish()
+    }
 }
 
 impl Connector {
@@ -58,11 +72,19 @@ impl Connector {
             service: &self.inner.service,
             password_fallback: c.password_fallback.as_ref(),
             tls_verified: transport.is_tls() && c.ssl_mode == SslMode::VerifyFull,
+            // GSS encryption set up only with the server's Kerberos proof (gssenc checks
+            // the mutual flag), so what goes over it reaches the real server.
+            gss_encrypted: transport.is_gss_encrypted(),
+            over_tls: transport.is_tls(),
             pipeline: c.password_fallback.is_none() && first.is_some(),
-            channel_binding: match (&transport, c.password_fallback.is_some()) {
+            // Ed25519 and RSA-PSS certificates define no hash for it: `None`, and SCRAM
+            // then cannot be bound (see `password`).
+            tls_end_point: match (&transport, c.password_fallback.is_some()) {
                 (Transport::Tls(t), true) => t.get_ref().tls_server_end_point().ok().flatten(),
                 _ => None,
             },
+            channel_binding: c.get_channel_binding(),
+            require_auth: c.get_require_auth(),
             read_timeout: c.connect_timeout,
         };
         let mut transport = transport;

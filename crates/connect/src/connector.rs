@@ -8,7 +8,6 @@ use crate::{
     GssStart, Stream, Transport, gss, gssenc, ms, tls,
 };
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -235,7 +234,10 @@ impl Connector {
         r
     }
 
-    async fn gss_init_with(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
+    pub(crate) async fn gss_init_with(
+        &self,
+        flags: libgssapi::context::CtxFlags,
+    ) -> Result<GssStart, Error> {
         let r = self.gss_init_inner(flags).await;
         if let Err(e) = &r
             && matches!(
@@ -257,19 +259,19 @@ impl Connector {
             service: self.inner.service.clone(),
         };
         let kdc_timeout = self.inner.config.kdc_timeout;
-        if creds.warm_generation.load(Ordering::Acquire) != cur.generation {
-            // The first login of a credential fetches the service ticket; others wait for
-            // it instead of each asking the KDC.
-            let _g = creds.acquire_lock.lock().await;
-            if creds.warm_generation.load(Ordering::Acquire) != cur.generation {
-                let r = gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await;
-                // Release the waiters whatever happened: after a failure (a silent KDC, say)
-                // they try side by side instead of one `kdc_timeout` after another.
-                creds
-                    .warm_generation
-                    .store(cur.generation, Ordering::Release);
-                return r;
-            }
+        // The first login of a credential fetches the service ticket; others wait for it
+        // instead of each asking the KDC, and share its timeout (see `warm_up`).
+        let first = || {
+            gss::start(
+                &cur,
+                &self.inner.hostbased,
+                site.clone(),
+                kdc_timeout,
+                flags,
+            )
+        };
+        if let Some(r) = creds.warm_up(cur.generation, kdc_timeout, first).await {
+            return r;
         }
         gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await
     }

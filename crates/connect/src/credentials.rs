@@ -4,17 +4,30 @@
 //! handle means the KDC is asked for it once, not once per connection. Keytab and password
 //! credentials go into a private `MEMORY:` cache (the user's cache and the process
 //! environment are left alone) and are obtained again before they expire, so a long-lived
-//! service keeps connecting past the ticket lifetime.
+//! service keeps connecting past the ticket lifetime; the cache of the credential replaced
+//! is destroyed once no login uses it (MIT keeps a `MEMORY:` cache until then).
+//!
+//! Blocking Kerberos calls are bounded per connector ([`MAX_KERBEROS_CALLS`]): a call that
+//! timed out keeps its thread until MIT gives up (27 s with a silent KDC), and without a
+//! bound a KDC outage under load would pile up one stuck thread per login. Concurrent
+//! logins also share one attempt: those that waited for a request that timed out fail with
+//! it instead of each asking the silent KDC again.
 
 use crate::config::CredentialSource;
 use crate::error::{Error, GssSite, from_gss};
-use crate::ffi;
+use crate::{ErrorKind, ffi};
 use libgssapi::credential::{Cred, CredUsage};
 use libgssapi::name::Name;
 use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_KRB5_PRINCIPAL, OidSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Blocking Kerberos calls in flight at once, per connector. Calls that finish in
+/// microseconds (a cached ticket) pass through quickly; only calls stuck on a silent KDC
+/// hold a place for long.
+pub(crate) const MAX_KERBEROS_CALLS: usize = 8;
 
 /// What a credential is, for reports: never the key or ticket itself.
 #[derive(Debug, Clone)]
@@ -37,6 +50,71 @@ pub(crate) struct Current {
     /// Counts acquisitions, so a login can tell whether the service ticket is already in
     /// this credential's cache.
     pub(crate) generation: u64,
+    /// The private cache the credential lives in; destroyed when the last login using
+    /// this credential is done with it.
+    _cache: Option<Arc<PrivateCache>>,
+    /// The connector's bound on blocking Kerberos calls.
+    pub(crate) calls: Arc<Semaphore>,
+}
+
+/// A private `MEMORY:` cache, destroyed on drop.
+#[derive(Debug)]
+pub(crate) struct PrivateCache {
+    name: String,
+}
+
+impl PrivateCache {
+    fn new() -> PrivateCache {
+        PrivateCache {
+            name: private_cache_name(),
+        }
+    }
+}
+
+impl Drop for PrivateCache {
+    fn drop(&mut self) {
+        // Wipes the tickets and frees the cache; MIT would keep it for the life of the
+        // process, one more with every renewal.
+        ffi::destroy_cache(&self.name);
+    }
+}
+
+/// Which Kerberos request a timeout concerned, so only logins waiting for that request
+/// share its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// Obtaining the credential (an AS exchange for keytabs and passwords).
+    Acquire,
+    /// The service ticket for the credential of this generation (a TGS exchange).
+    Ticket(u64),
+}
+
+/// Runs `f` on the blocking pool under `limit`, holding one of `calls`' places until `f`
+/// returns, also when the wait is given up: a thread stuck on a silent KDC keeps its place.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    calls: &Arc<Semaphore>,
+    limit: Duration,
+    phase: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let permit = tokio::time::timeout_at(deadline, calls.clone().acquire_owned())
+        .await
+        .map_err(|_| Error::timeout(phase, limit))?
+        .map_err(|_| Error::timeout(phase, limit))?;
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    });
+    match tokio::time::timeout_at(deadline, task).await {
+        // The blocking call cannot be interrupted; it finishes on its own thread and its
+        // result is dropped. The login fails now instead of 27 s later.
+        Err(_) => Err(Error::timeout(phase, limit)),
+        Ok(Err(e)) => Err(Error::new(crate::error::Kind::Gss {
+            detail: format!("Kerberos task failed: {e}"),
+        })),
+        Ok(Ok(v)) => Ok(v),
+    }
 }
 
 pub(crate) struct Credentials {
@@ -49,6 +127,11 @@ pub(crate) struct Credentials {
     /// The generation whose cache already holds the service ticket.
     pub(crate) warm_generation: AtomicU64,
     generation: AtomicU64,
+    /// Bounds the blocking Kerberos calls of this connector.
+    calls: Arc<Semaphore>,
+    /// The last request that timed out, and when: logins that were waiting for it get its
+    /// outcome instead of asking again.
+    last_timeout: Mutex<Option<(Attempt, Instant)>>,
 }
 
 static MEMORY_CACHE_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -62,7 +145,68 @@ impl Credentials {
             acquire_lock: tokio::sync::Mutex::new(()),
             warm_generation: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            calls: Arc::new(Semaphore::new(MAX_KERBEROS_CALLS)),
+            last_timeout: Mutex::new(None),
         }
+    }
+
+    /// The timeout of `attempt` when one ended after `arrived` (while the caller waited for
+    /// it), for the caller to fail with too.
+    fn shared_timeout(&self, attempt: Attempt, arrived: Instant, limit: Duration) -> Option<Error> {
+        let last = self.last_timeout.lock().unwrap_or_else(|p| p.into_inner());
+        match *last {
+            Some((a, at)) if a == attempt && at >= arrived => Some(
+                Error::timeout("Kerberos", limit)
+                    .with_context("another login's request to the KDC, which this one waited for"),
+            ),
+            _ => None,
+        }
+    }
+
+    fn note_outcome<T>(&self, attempt: Attempt, r: &Result<T, Error>) {
+        if let Err(e) = r
+            && e.kind() == ErrorKind::Timeout
+        {
+            *self.last_timeout.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((attempt, Instant::now()));
+        }
+    }
+
+    /// The first login of a credential generation fetches the service ticket with
+    /// `attempt`; logins arriving meanwhile wait for it. `None` when the ticket is already
+    /// in the cache (the caller starts its own context, without the KDC).
+    ///
+    /// Only a success marks the generation warm: after a failure the next login tries
+    /// again (the KDC may be back), while those that waited for a request that timed out
+    /// fail with it at once rather than each asking the silent KDC.
+    pub(crate) async fn warm_up<T, F, Fut>(
+        &self,
+        generation: u64,
+        limit: Duration,
+        attempt: F,
+    ) -> Option<Result<T, Error>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        if self.warm_generation.load(Ordering::Acquire) == generation {
+            return None;
+        }
+        let arrived = Instant::now();
+        let _g = self.acquire_lock.lock().await;
+        if self.warm_generation.load(Ordering::Acquire) == generation {
+            return None;
+        }
+        let which = Attempt::Ticket(generation);
+        if let Some(e) = self.shared_timeout(which, arrived, limit) {
+            return Some(Err(e));
+        }
+        let r = attempt().await;
+        if r.is_ok() {
+            self.warm_generation.store(generation, Ordering::Release);
+        }
+        self.note_outcome(which, &r);
+        Some(r)
     }
 
     /// Where credentials come from, in words (for errors and reports).
@@ -100,9 +244,13 @@ impl Credentials {
         if let Some(c) = self.fresh() {
             return Ok(c);
         }
+        let arrived = Instant::now();
         let _guard = self.acquire_lock.lock().await;
         if let Some(c) = self.fresh() {
             return Ok(c);
+        }
+        if let Some(e) = self.shared_timeout(Attempt::Acquire, arrived, self.kdc_timeout) {
+            return Err(e);
         }
         let span = tracing::info_span!("credentials", source = %self.describe());
         let _enter = span.enter();
@@ -113,16 +261,19 @@ impl Credentials {
             client: self.requested_principal(),
             service: service.to_string(),
         };
-        let task = tokio::task::spawn_blocking(move || acquire(&source));
-        let (cred, principal, lifetime) = match tokio::time::timeout(self.kdc_timeout, task).await {
-            Err(_) => return Err(Error::timeout("credentials", self.kdc_timeout)),
-            Ok(Err(join)) => {
-                return Err(Error::new(crate::error::Kind::Gss {
-                    detail: format!("credential task failed: {join}"),
-                }));
-            }
-            Ok(Ok(Err((major, minor, text)))) => return Err(from_gss(major, minor, text, &site)),
-            Ok(Ok(Ok(v))) => v,
+        // The private cache goes into the blocking call and comes back with its result: if
+        // the wait is given up, it is destroyed when the call ends, not before MIT is done
+        // writing to it.
+        let private = matches!(source, CredentialSource::Keytab { .. }).then(PrivateCache::new);
+        let r = run_blocking(&self.calls, self.kdc_timeout, "credentials", move || {
+            let r = acquire(&source, private.as_ref().map(|c| c.name.as_str()));
+            (r, private)
+        })
+        .await;
+        self.note_outcome(Attempt::Acquire, &r);
+        let (cred, principal, lifetime, cache) = match r? {
+            (Err((major, minor, text)), _) => return Err(from_gss(major, minor, text, &site)),
+            (Ok((cred, principal, lifetime)), cache) => (cred, principal, lifetime, cache),
         };
         if lifetime.is_zero() {
             return Err(from_gss(
@@ -147,6 +298,8 @@ impl Credentials {
             refresh_at: now + refresh_in,
             expires_at: now + lifetime,
             generation,
+            _cache: cache.map(Arc::new),
+            calls: self.calls.clone(),
         };
         tracing::debug!(
             principal = %current.principal,
@@ -177,7 +330,11 @@ impl Credentials {
 
 type Acquired = (Cred, String, Duration);
 
-fn acquire(source: &CredentialSource) -> Result<Acquired, (u32, u32, String)> {
+/// Obtains the credential; keytab credentials go into the private cache `private`.
+fn acquire(
+    source: &CredentialSource,
+    private: Option<&str>,
+) -> Result<Acquired, (u32, u32, String)> {
     let gss_err = |(major, minor): (u32, u32)| {
         let text = libgssapi::error::Error {
             major: libgssapi::error::MajorFlags::from_bits_retain(major),
@@ -197,7 +354,7 @@ fn acquire(source: &CredentialSource) -> Result<Acquired, (u32, u32, String)> {
         }
         CredentialSource::Keytab { path, principal } => {
             let kt = format!("FILE:{}", path.display());
-            let cc = private_cache_name();
+            let cc = private.map_or_else(private_cache_name, str::to_string);
             ffi::acquire_cred_from(
                 principal.as_deref(),
                 &[("client_keytab", &kt), ("ccache", &cc)],
@@ -240,3 +397,96 @@ fn private_cache_name() -> String {
 
 /// Shared across clones of a connector.
 pub(crate) type SharedCredentials = Arc<Credentials>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_cache_is_destroyed_with_its_last_user() {
+        let cache = Arc::new(PrivateCache::new());
+        let name = cache.name.clone();
+        assert!(ffi::init_cache(&name, "alice@CORP.EXAMPLE.COM"));
+        assert!(ffi::cache_in_use(&name));
+        // A login still using the replaced credential keeps its cache.
+        let in_flight = cache.clone();
+        drop(cache);
+        assert!(ffi::cache_in_use(&name));
+        drop(in_flight);
+        assert!(!ffi::cache_in_use(&name), "{name} outlived its credential");
+    }
+
+    #[tokio::test]
+    async fn blocking_calls_are_bounded_and_keep_their_place_when_given_up() {
+        let calls = Arc::new(Semaphore::new(2));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        // Two calls stuck (as on a silent KDC): both give up after 50 ms...
+        for _ in 0..2 {
+            let rx = rx.clone();
+            let e = run_blocking(&calls, Duration::from_millis(50), "Kerberos", move || {
+                let _ = rx.lock().unwrap().recv();
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Timeout);
+        }
+        // ...but their threads still run, so a third finds no place and starts no thread.
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = started.clone();
+        let e = run_blocking(&calls, Duration::from_millis(50), "Kerberos", move || {
+            s2.store(true, Ordering::SeqCst);
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert!(!started.load(Ordering::SeqCst));
+        // Once the stuck calls end, calls run again.
+        tx.send(()).unwrap();
+        tx.send(()).unwrap();
+        let v = run_blocking(&calls, Duration::from_secs(5), "Kerberos", || 42)
+            .await
+            .unwrap();
+        assert_eq!(v, 42);
+    }
+
+    #[tokio::test]
+    async fn waiters_share_a_timed_out_attempt_and_a_failure_leaves_it_cold() {
+        let creds = Arc::new(Credentials::new(
+            CredentialSource::Cache {
+                name: None,
+                principal: None,
+            },
+            Duration::from_millis(100),
+        ));
+        let attempts = Arc::new(AtomicU64::new(0));
+        // Ten logins at once while the KDC is silent: one attempt, ten failures.
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (c, a) = (creds.clone(), attempts.clone());
+                tokio::spawn(async move {
+                    c.warm_up(1, Duration::from_millis(100), || async {
+                        a.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Err::<(), _>(Error::timeout("Kerberos", Duration::from_millis(100)))
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            let r = t.await.unwrap().expect("not warm");
+            assert_eq!(r.unwrap_err().kind(), ErrorKind::Timeout);
+        }
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+        // The KDC is back: the next login tries again, and its success warms the cache.
+        let r = creds
+            .warm_up(1, Duration::from_millis(100), || async { Ok(()) })
+            .await;
+        assert!(matches!(r, Some(Ok(()))));
+        let r = creds
+            .warm_up(1, Duration::from_millis(100), || async { Ok(()) })
+            .await;
+        assert!(r.is_none(), "warm after the success");
+    }
+}

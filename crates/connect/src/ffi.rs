@@ -129,3 +129,133 @@ impl Drop for ImportedName {
         unsafe { gss_release_name(&mut minor, &mut self.0) };
     }
 }
+
+/// MIT krb5 calls that GSSAPI does not offer: destroying a `MEMORY:` credential cache.
+mod krb5 {
+    use std::ffi::{c_char, c_void};
+
+    #[link(name = "krb5")]
+    unsafe extern "C" {
+        pub(super) fn krb5_init_context(context: *mut *mut c_void) -> i32;
+        pub(super) fn krb5_free_context(context: *mut c_void);
+        pub(super) fn krb5_cc_resolve(
+            context: *mut c_void,
+            name: *const c_char,
+            cache: *mut *mut c_void,
+        ) -> i32;
+        pub(super) fn krb5_cc_destroy(context: *mut c_void, cache: *mut c_void) -> i32;
+        pub(super) fn krb5_cc_close(context: *mut c_void, cache: *mut c_void) -> i32;
+        #[cfg(test)]
+        pub(super) fn krb5_cc_get_principal(
+            context: *mut c_void,
+            cache: *mut c_void,
+            principal: *mut *mut c_void,
+        ) -> i32;
+        #[cfg(test)]
+        pub(super) fn krb5_free_principal(context: *mut c_void, principal: *mut c_void);
+        #[cfg(test)]
+        pub(super) fn krb5_parse_name(
+            context: *mut c_void,
+            name: *const c_char,
+            principal: *mut *mut c_void,
+        ) -> i32;
+        #[cfg(test)]
+        pub(super) fn krb5_cc_initialize(
+            context: *mut c_void,
+            cache: *mut c_void,
+            principal: *mut c_void,
+        ) -> i32;
+    }
+}
+
+/// A krb5 context and one resolved cache, released on drop.
+struct ResolvedCache {
+    context: *mut std::ffi::c_void,
+    cache: *mut std::ffi::c_void,
+}
+
+impl ResolvedCache {
+    fn open(name: &str) -> Option<ResolvedCache> {
+        let cname = CString::new(name).ok()?;
+        let mut context = ptr::null_mut();
+        // SAFETY: `context` receives a new context we own (freed in Drop, or here on the
+        // failure path, where it is null or valid).
+        if unsafe { krb5::krb5_init_context(&mut context) } != 0 {
+            return None;
+        }
+        let mut cache = ptr::null_mut();
+        // SAFETY: `context` is valid; `cname` lives across the call; `cache` receives a
+        // handle we own and close (or destroy) exactly once.
+        if unsafe { krb5::krb5_cc_resolve(context, cname.as_ptr(), &mut cache) } != 0 {
+            // SAFETY: the context is valid and freed once.
+            unsafe { krb5::krb5_free_context(context) };
+            return None;
+        }
+        Some(ResolvedCache { context, cache })
+    }
+}
+
+impl Drop for ResolvedCache {
+    fn drop(&mut self) {
+        // SAFETY: both handles came from `open`; `cache` is null once destroyed.
+        unsafe {
+            if !self.cache.is_null() {
+                krb5::krb5_cc_close(self.context, self.cache);
+            }
+            krb5::krb5_free_context(self.context);
+        }
+    }
+}
+
+/// Destroys the credential cache `name` (a private `MEMORY:` cache): its tickets are
+/// wiped and its memory freed. MIT keeps a `MEMORY:` cache for the life of the process
+/// otherwise. Handles still open elsewhere stay valid (MIT counts them) and find it empty.
+pub(crate) fn destroy_cache(name: &str) -> bool {
+    let Some(mut c) = ResolvedCache::open(name) else {
+        return false;
+    };
+    // SAFETY: `c.cache` is a valid handle; krb5_cc_destroy releases it whatever it returns,
+    // so it is nulled for Drop.
+    let code = unsafe { krb5::krb5_cc_destroy(c.context, c.cache) };
+    c.cache = ptr::null_mut();
+    code == 0
+}
+
+/// Whether the cache `name` holds credentials of some principal (is initialised). Resolving
+/// a `MEMORY:` name creates it, so for tests only.
+#[cfg(test)]
+pub(crate) fn cache_in_use(name: &str) -> bool {
+    let Some(c) = ResolvedCache::open(name) else {
+        return false;
+    };
+    let mut principal = ptr::null_mut();
+    // SAFETY: valid context and cache; `principal` receives a principal we free once.
+    let code = unsafe { krb5::krb5_cc_get_principal(c.context, c.cache, &mut principal) };
+    if code == 0 {
+        // SAFETY: `principal` was just returned to us.
+        unsafe { krb5::krb5_free_principal(c.context, principal) };
+    }
+    code == 0
+}
+
+/// Initialises the cache `name` for `principal` (empty of tickets); for tests of the
+/// cache's life.
+#[cfg(test)]
+pub(crate) fn init_cache(name: &str, principal: &str) -> bool {
+    let Some(c) = ResolvedCache::open(name) else {
+        return false;
+    };
+    let Ok(p) = CString::new(principal) else {
+        return false;
+    };
+    let mut parsed = ptr::null_mut();
+    // SAFETY: valid context; `p` lives across the call; `parsed` is freed once below.
+    if unsafe { krb5::krb5_parse_name(c.context, p.as_ptr(), &mut parsed) } != 0 {
+        return false;
+    }
+    // SAFETY: valid context, cache and principal.
+    let code = unsafe { krb5::krb5_cc_initialize(c.context, c.cache, parsed) };
+    // SAFETY: `parsed` came from krb5_parse_name and is freed once.
+    unsafe { krb5::krb5_free_principal(c.context, parsed) };
+    code == 0
+}

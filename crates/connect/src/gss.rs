@@ -139,7 +139,7 @@ pub(crate) async fn start(
     let cred_handle = cred.cred.clone();
     let target = hostbased.to_string();
     let site2 = site.clone();
-    let task = tokio::task::spawn_blocking(move || {
+    let task = move || {
         let name = Name::new(target.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE))
             .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;
         let mut ctx = ClientCtx::new(Some(cred_handle), name, flags, Some(GSS_MECH_KRB5));
@@ -149,8 +149,10 @@ pub(crate) async fn start(
         let flags = GssFlags(ctx.flags().map(|f| f.bits()).unwrap_or(0));
         let complete = ctx.is_complete();
         Ok::<_, Error>((ctx, tok.map(|b| b.to_vec()), flags, complete))
-    });
-    let (ctx, tok, flags, complete) = bounded(task, kdc_timeout).await??;
+    };
+    // Bounded in time and in number (see `credentials::run_blocking`).
+    let (ctx, tok, flags, complete) =
+        crate::credentials::run_blocking(&cred.calls, kdc_timeout, "Kerberos", task).await??;
     let first_token = tok.ok_or_else(|| {
         Error::new(Kind::Gss {
             detail: "the Kerberos library produced no initial token".into(),
@@ -164,21 +166,6 @@ pub(crate) async fn start(
         flags,
         complete,
     })
-}
-
-async fn bounded<T: Send + 'static>(
-    task: tokio::task::JoinHandle<T>,
-    limit: Duration,
-) -> Result<T, Error> {
-    match tokio::time::timeout(limit, task).await {
-        // The blocking call cannot be interrupted; it finishes on its own thread and its
-        // result is dropped. The login fails now instead of 27 s later.
-        Err(_) => Err(Error::timeout("Kerberos", limit)),
-        Ok(Err(e)) => Err(Error::new(Kind::Gss {
-            detail: format!("Kerberos task failed: {e}"),
-        })),
-        Ok(Ok(v)) => Ok(v),
-    }
 }
 
 impl Initiator for GssStart {

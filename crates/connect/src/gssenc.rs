@@ -48,6 +48,11 @@ impl GssEncStream {
     pub fn flags(&self) -> GssFlags {
         self.flags
     }
+
+    /// The server's address, where a cancel request for this session goes.
+    pub(crate) fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.inner.peer_addr()
+    }
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {

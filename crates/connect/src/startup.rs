@@ -3,16 +3,16 @@
 //! opted-in fallback) in [`crate::password`]. The message codecs are in [`crate::codec`].
 
 pub(crate) use crate::codec::{StartupParams, error_fields, next_message};
-use crate::config::Secret;
+use crate::config::{ChannelBinding, RequireAuth, Secret};
 use crate::error::{Error, Kind, from_server};
 use crate::gss::{GssFlags, Initiator};
 use crate::password;
 use bytes::BytesMut;
-use postgres_protocol::authentication::sasl::ScramSha256;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::Zeroize;
 
 /// How the authentication loop behaves.
 pub(crate) struct AuthSettings<'a> {
@@ -23,15 +23,24 @@ pub(crate) struct AuthSettings<'a> {
     pub password_fallback: Option<&'a Secret>,
     /// TLS with the server's certificate verified against its name (`verify-full`).
     pub tls_verified: bool,
+    /// GSS encryption: the server proved its Kerberos identity while setting it up.
+    pub gss_encrypted: bool,
+    /// The connection is TLS (verified or not).
+    pub over_tls: bool,
     /// Send the first Kerberos token together with the StartupMessage.
     pub pipeline: bool,
-    /// `tls-server-end-point` data of the TLS channel, for SCRAM-SHA-256-PLUS.
-    pub channel_binding: Option<Vec<u8>>,
+    /// `tls-server-end-point` data of the TLS channel, for SCRAM-SHA-256-PLUS; `None`
+    /// without TLS or when the certificate's signature algorithm defines none.
+    pub tls_end_point: Option<Vec<u8>>,
+    /// `channel_binding`, for the password fallback.
+    pub channel_binding: ChannelBinding,
+    /// `require_auth`, for the password fallback.
+    pub require_auth: &'a RequireAuth,
+    /// Bounds the whole exchange, however the server paces its messages.
     pub read_timeout: Duration,
 }
 
 /// What a successful authentication leaves behind.
-#[derive(Debug)]
 pub(crate) struct AuthOutcome {
     /// Bytes read after AuthenticationOk (ParameterStatus, BackendKeyData, ReadyForQuery...).
     pub leftover: BytesMut,
@@ -43,25 +52,31 @@ pub(crate) struct AuthOutcome {
     pub tokens: (usize, usize),
 }
 
+impl std::fmt::Debug for AuthOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The leftover bytes hold BackendKeyData (the cancel key): their length only.
+        f.debug_struct("AuthOutcome")
+            .field("leftover_len", &self.leftover.len())
+            .field("flags", &self.flags)
+            .field("used_password", &self.used_password)
+            .field("tokens", &self.tokens)
+            .finish()
+    }
+}
+
 async fn read_message<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut BytesMut,
-    limit: Duration,
 ) -> Result<Message, Error> {
     loop {
         if let Some(m) = next_message(buf)? {
             return Ok(m);
         }
         buf.reserve(8192);
-        let n = match tokio::time::timeout(limit, stream.read_buf(buf)).await {
-            Err(_) => return Err(Error::timeout("waiting for the server during login", limit)),
-            Ok(Err(e)) => {
-                return Err(Error::protocol(format!(
-                    "the connection broke during login: {e}"
-                )));
-            }
-            Ok(Ok(n)) => n,
-        };
+        let n = stream
+            .read_buf(buf)
+            .await
+            .map_err(|e| Error::protocol(format!("the connection broke during login: {e}")))?;
         if n == 0 {
             return Err(Error::protocol(
                 "the server closed the connection during login",
@@ -83,6 +98,25 @@ async fn send<S: AsyncWrite + Unpin>(stream: &mut S, buf: &mut BytesMut) -> Resu
     Ok(())
 }
 
+/// [`send`] for a message that carries a password or a proof derived from one: the buffer
+/// is wiped afterwards, whether or not the write succeeded.
+async fn send_secret<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> Result<(), Error> {
+    let r = send(stream, buf).await;
+    wipe(buf);
+    r
+}
+
+/// Zeroes the whole allocation of `buf` (not just its length), then empties it.
+fn wipe(buf: &mut BytesMut) {
+    let cap = buf.capacity();
+    buf.resize(cap, 0);
+    buf.as_mut().zeroize();
+    buf.clear();
+}
+
 pub(crate) fn not_proven(detail: &str) -> Error {
     Error::new(Kind::ServerNotAuthenticated {
         detail: detail.to_string(),
@@ -91,7 +125,30 @@ pub(crate) fn not_proven(detail: &str) -> Error {
 
 /// Sends the StartupMessage and runs the server's authentication requests to
 /// AuthenticationOk. `first_token` is the initial Kerberos token (the AP-REQ).
+///
+/// The whole exchange is bounded by `read_timeout`, not each read: a server (or a man in
+/// the middle) that keeps sending NoticeResponses would otherwise hold the login forever.
 pub(crate) async fn authenticate<S, I>(
+    stream: &mut S,
+    startup: &StartupParams,
+    init: &mut I,
+    first_token: Option<Vec<u8>>,
+    settings: &AuthSettings<'_>,
+) -> Result<AuthOutcome, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    I: Initiator,
+{
+    let limit = settings.read_timeout;
+    tokio::time::timeout(
+        limit,
+        authenticate_unbounded(stream, startup, init, first_token, settings),
+    )
+    .await
+    .map_err(|_| Error::timeout("waiting for the server during login", limit))?
+}
+
+async fn authenticate_unbounded<S, I>(
     stream: &mut S,
     startup: &StartupParams,
     init: &mut I,
@@ -122,11 +179,13 @@ where
     send(stream, &mut out).await?;
 
     let mut buf = BytesMut::with_capacity(8192);
-    let mut scram: Option<ScramSha256> = None;
+    let mut scram: Option<password::Scram> = None;
     let mut used_password = false;
+    // Whether a password exchange completed bound to the TLS channel (SCRAM-SHA-256-PLUS).
+    let mut bound = false;
     let mut tokens = (usize::from(pipelined), 0usize);
     loop {
-        let msg = read_message(stream, &mut buf, settings.read_timeout).await?;
+        let msg = read_message(stream, &mut buf).await?;
         match msg {
             Message::AuthenticationGss | Message::AuthenticationSspi if pipelined => {
                 pipelined = false;
@@ -186,6 +245,11 @@ where
                     return Err(not_proven(
                         "it ended SCRAM without the final server signature",
                     ));
+                } else if settings.channel_binding == ChannelBinding::Require && !bound {
+                    return Err(not_proven(
+                        "it accepted a password login without channel binding \
+                         (channel_binding=require)",
+                    ));
                 }
                 return Ok(AuthOutcome {
                     leftover: buf,
@@ -200,17 +264,20 @@ where
             }
             Message::AuthenticationCleartextPassword => {
                 password::cleartext(settings, &mut out)?;
-                send(stream, &mut out).await?;
+                send_secret(stream, &mut out).await?;
                 used_password = true;
             }
             Message::AuthenticationMd5Password(body) => {
                 password::md5(settings, body.salt(), &mut out)?;
-                send(stream, &mut out).await?;
+                send_secret(stream, &mut out).await?;
                 used_password = true;
             }
             Message::AuthenticationSasl(body) => {
+                if scram.is_some() || used_password {
+                    return Err(Error::protocol("the server asked for a password twice"));
+                }
                 scram = Some(password::scram_start(settings, &body, &mut out)?);
-                send(stream, &mut out).await?;
+                send_secret(stream, &mut out).await?;
                 used_password = true;
             }
             Message::AuthenticationSaslContinue(body) => {
@@ -218,13 +285,13 @@ where
                     .as_mut()
                     .ok_or_else(|| Error::protocol("a SASL step without SASL"))?;
                 password::scram_continue(s, body.data(), &mut out)?;
-                send(stream, &mut out).await?;
+                send_secret(stream, &mut out).await?;
             }
             Message::AuthenticationSaslFinal(body) => {
                 let s = scram
                     .take()
                     .ok_or_else(|| Error::protocol("a SASL final without SASL"))?;
-                password::scram_finish(s, body.data())?;
+                bound = password::scram_finish(s, body.data())?;
             }
             Message::ErrorResponse(body) => {
                 let (_, code, message) = error_fields(&body);
@@ -392,7 +459,11 @@ pub(crate) mod tests {
             password_fallback: fallback,
             tls_verified: true,
             pipeline: fallback.is_none(),
-            channel_binding: None,
+            gss_encrypted: false,
+            over_tls: true,
+            tls_end_point: None,
+            channel_binding: ChannelBinding::Prefer,
+            require_auth: &RequireAuth::default(),
             read_timeout: Duration::from_secs(2),
         };
         let r = authenticate(
@@ -510,7 +581,11 @@ pub(crate) mod tests {
             password_fallback: Some(&pw),
             tls_verified: false,
             pipeline: false,
-            channel_binding: None,
+            gss_encrypted: false,
+            over_tls: true,
+            tls_end_point: None,
+            channel_binding: ChannelBinding::Prefer,
+            require_auth: &RequireAuth::default(),
             read_timeout: Duration::from_secs(2),
         };
         let mut i = init(1);
@@ -612,6 +687,214 @@ pub(crate) mod tests {
         assert_eq!(e.kind(), ErrorKind::Protocol);
     }
 
+    /// Settings of a login with a password fallback over a connection of the given kind.
+    fn fallback_settings<'a>(
+        pw: &'a Secret,
+        require: &'a RequireAuth,
+        tls_verified: bool,
+        gss_encrypted: bool,
+        tls_end_point: Option<Vec<u8>>,
+        channel_binding: ChannelBinding,
+    ) -> AuthSettings<'a> {
+        AuthSettings {
+            user: "u",
+            client: "alice@CORP.EXAMPLE.COM",
+            service: "postgres/h",
+            password_fallback: Some(pw),
+            tls_verified,
+            gss_encrypted,
+            over_tls: !gss_encrypted,
+            pipeline: false,
+            tls_end_point,
+            channel_binding,
+            require_auth: require,
+            read_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Runs the loop against a server that sends `first` and then records every byte the
+    /// client sends after its StartupMessage until the client closes.
+    async fn answer_to(
+        first: Vec<u8>,
+        settings: &AuthSettings<'_>,
+    ) -> (Result<AuthOutcome, Error>, Vec<u8>) {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let srv = tokio::spawn(async move {
+            let _ = read_frontend(&mut server, true).await;
+            let _ = server.write_all(&first).await;
+            let mut sink = Vec::new();
+            let _ = server.read_to_end(&mut sink).await;
+            sink
+        });
+        let mut i = init(1);
+        let r = authenticate(&mut client, &startup(), &mut i, Some(vec![1]), settings).await;
+        drop(client);
+        (r, srv.await.unwrap())
+    }
+
+    fn sasl(mechs: &[&str]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for m in mechs {
+            body.extend_from_slice(m.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        auth(10, &body)
+    }
+
+    #[tokio::test]
+    async fn password_answers_only_go_to_a_proven_server_or_bound() {
+        let pw = Secret::new("pw-123");
+        let any = RequireAuth::default();
+        let cb = Some(vec![7u8; 32]);
+        // Unverified TLS: neither MD5 nor cleartext nor unbound SCRAM is answered.
+        for req in [auth(3, b""), auth(5, b"salt"), sasl(&["SCRAM-SHA-256"])] {
+            let s = fallback_settings(&pw, &any, false, false, cb.clone(), ChannelBinding::Prefer);
+            let (r, sent) = answer_to(req.clone(), &s).await;
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+            assert_eq!(e.setting(), Some("sslmode"), "{e}");
+            assert!(e.fix().contains("verify-full"), "{}", e.fix());
+            assert!(sent.is_empty(), "sent {sent:?} for {req:?}");
+        }
+        // SCRAM-PLUS offered and end-point data at hand: bound, so answered.
+        let s = fallback_settings(&pw, &any, false, false, cb.clone(), ChannelBinding::Prefer);
+        let (_, sent) = answer_to(sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]), &s).await;
+        assert!(
+            sent.windows(18).any(|w| w == b"SCRAM-SHA-256-PLUS"),
+            "{sent:?}"
+        );
+        assert!(sent.windows(4).any(|w| w == b"p=tl"), "{sent:?}");
+        // -PLUS offered but no end-point data (an Ed25519 certificate): not answered.
+        let s = fallback_settings(&pw, &any, false, false, None, ChannelBinding::Prefer);
+        let (r, sent) = answer_to(sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]), &s).await;
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Config);
+        assert!(sent.is_empty(), "{sent:?}");
+        // Verified TLS or GSS encryption: MD5 and unbound SCRAM are answered.
+        for (verified, gssenc) in [(true, false), (false, true)] {
+            let s = fallback_settings(&pw, &any, verified, gssenc, None, ChannelBinding::Prefer);
+            let (_, sent) = answer_to(auth(5, b"salt"), &s).await;
+            assert_eq!(sent.first(), Some(&b'p'), "{sent:?}");
+            let (_, sent) = answer_to(sasl(&["SCRAM-SHA-256"]), &s).await;
+            assert!(sent.windows(13).any(|w| w == b"SCRAM-SHA-256"), "{sent:?}");
+            // The GS2 header says "n": this side has no channel binding data.
+            assert!(sent.windows(3).any(|w| w == b"n,,"), "{sent:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn channel_binding_require_and_disable() {
+        let pw = Secret::new("pw-123");
+        let any = RequireAuth::default();
+        let cb = Some(vec![7u8; 32]);
+        // require: no -PLUS offered, no end-point data, MD5 — each refused, even to a
+        // verified server, with nothing sent.
+        for (req, end_point) in [
+            (sasl(&["SCRAM-SHA-256"]), cb.clone()),
+            (sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]), None),
+            (auth(5, b"salt"), cb.clone()),
+            (auth(3, b""), cb.clone()),
+        ] {
+            let s = fallback_settings(&pw, &any, true, false, end_point, ChannelBinding::Require);
+            let (r, sent) = answer_to(req.clone(), &s).await;
+            let e = r.unwrap_err();
+            assert_eq!(e.setting(), Some("channel_binding"), "{e}");
+            assert!(sent.is_empty(), "sent {sent:?} for {req:?}");
+        }
+        // require with -PLUS and data: bound.
+        let s = fallback_settings(&pw, &any, false, false, cb.clone(), ChannelBinding::Require);
+        let (_, sent) = answer_to(sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]), &s).await;
+        assert!(
+            sent.windows(18).any(|w| w == b"SCRAM-SHA-256-PLUS"),
+            "{sent:?}"
+        );
+        // disable: never -PLUS; so only to a proven server.
+        let s = fallback_settings(&pw, &any, true, false, cb.clone(), ChannelBinding::Disable);
+        let (_, sent) = answer_to(sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]), &s).await;
+        assert!(
+            !sent.windows(18).any(|w| w == b"SCRAM-SHA-256-PLUS"),
+            "{sent:?}"
+        );
+        assert!(sent.windows(3).any(|w| w == b"n,,"), "{sent:?}");
+        let s = fallback_settings(&pw, &any, false, false, cb.clone(), ChannelBinding::Disable);
+        let (r, sent) = answer_to(sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]), &s).await;
+        assert_eq!(r.unwrap_err().setting(), Some("sslmode"));
+        assert!(sent.is_empty());
+    }
+
+    #[tokio::test]
+    async fn require_auth_narrows_the_fallback() {
+        let pw = Secret::new("pw-123");
+        let scram_only: RequireAuth = "gss,scram-sha-256".parse().unwrap();
+        let s = fallback_settings(&pw, &scram_only, true, false, None, ChannelBinding::Prefer);
+        let (r, sent) = answer_to(auth(5, b"salt"), &s).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.setting(), Some("require_auth"), "{e}");
+        assert!(e.to_string().contains("MD5"), "{e}");
+        assert!(sent.is_empty());
+        let (_, sent) = answer_to(sasl(&["SCRAM-SHA-256"]), &s).await;
+        assert!(!sent.is_empty());
+    }
+
+    #[tokio::test]
+    async fn endless_notices_do_not_hold_the_login() {
+        // A NoticeResponse every 20 ms: each read finds data well within any per-read
+        // timer, so only a bound on the whole exchange ends it.
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let srv = tokio::spawn(async move {
+            let _ = read_frontend(&mut server, true).await;
+            let notice = [b'N', 0, 0, 0, 4];
+            while server.write_all(&notice).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let settings = AuthSettings {
+            user: "u",
+            client: "alice@CORP.EXAMPLE.COM",
+            service: "postgres/h",
+            password_fallback: None,
+            tls_verified: true,
+            gss_encrypted: false,
+            over_tls: true,
+            pipeline: true,
+            tls_end_point: None,
+            channel_binding: ChannelBinding::Prefer,
+            require_auth: &RequireAuth::default(),
+            read_timeout: Duration::from_millis(300),
+        };
+        let mut i = init(1);
+        let e = tokio::time::timeout(
+            Duration::from_secs(30),
+            authenticate(&mut client, &startup(), &mut i, Some(vec![1]), &settings),
+        )
+        .await
+        .expect("the login ends by its own bound")
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        drop(client);
+        srv.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_outcome_does_not_print_the_cancel_key() {
+        let mut tail = auth(0, b"");
+        // BackendKeyData: pid 0x01020304, key 0x5ec2e7ff.
+        tail.extend_from_slice(b"K\0\0\0\x0c\x01\x02\x03\x04\x5e\xc2\xe7\xff");
+        let mut i = init(1);
+        let out = run(
+            vec![auth(7, b""), [auth(8, b"ap-rep"), tail].concat()],
+            &mut i,
+            None,
+        )
+        .await
+        .unwrap();
+        let dbg = format!("{out:?}");
+        assert!(dbg.contains("leftover_len: 13"), "{dbg}");
+        for needle in [r"\xc2\xe7\xff", "94, 194, 231, 255"] {
+            assert!(!dbg.contains(needle), "{needle} in {dbg}");
+        }
+    }
+
     #[tokio::test]
     async fn silent_server_times_out() {
         let (mut client, _server) = tokio::io::duplex(1024);
@@ -622,7 +905,11 @@ pub(crate) mod tests {
             password_fallback: None,
             tls_verified: true,
             pipeline: true,
-            channel_binding: None,
+            gss_encrypted: false,
+            over_tls: true,
+            tls_end_point: None,
+            channel_binding: ChannelBinding::Prefer,
+            require_auth: &RequireAuth::default(),
             read_timeout: Duration::from_millis(100),
         };
         let mut i = init(1);
@@ -691,7 +978,11 @@ pub(crate) mod tests {
                     password_fallback: None,
                     tls_verified: true,
                     pipeline: true,
-                    channel_binding: None,
+                    gss_encrypted: false,
+                    over_tls: true,
+                    tls_end_point: None,
+                    channel_binding: ChannelBinding::Prefer,
+                    require_auth: &RequireAuth::default(),
                     read_timeout: Duration::from_secs(5),
                 };
                 let mut i = init(1);

@@ -721,7 +721,7 @@ mod tests {
         let (client, _) = handshake(&config, &pki, false).await;
         let e = client.unwrap_err();
         assert!(e.to_string().contains("system trust store"), "{e}");
-        // require without a CA file checks nothing (Kerberos authenticates the server).
+        // require without a CA file checks nothing: any certificate passes, a relay's too.
         let config = Config::parse("host=localhost sslmode=require").unwrap();
         let (client, _) = handshake(&config, &pki, false).await;
         client.unwrap();

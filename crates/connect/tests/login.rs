@@ -387,7 +387,8 @@ async fn a_dir_collection_and_a_principal_picking_one_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn require_encrypts_without_checking_the_certificate() {
-    // Kerberos still authenticates the server; TLS only encrypts.
+    // TLS only encrypts here: the certificate is not checked, and Kerberos does not make up
+    // for it (a relay can pass the exchange through; see hardening.rs).
     let env = env();
     let mut c = alice_config(env);
     c.ssl_mode(SslMode::Require).tls_host("wrong.example.test");
@@ -447,7 +448,7 @@ async fn gss_encryption_carries_rows_both_ways() {
     assert!(row.get::<_, bool>(2));
     assert!(!row.get::<_, bool>(3), "TLS should not be in use");
     rows_both_ways(&client).await;
-    // Cancel works over a GSS-encrypted login too (the cancel itself goes over TLS).
+    // Cancel works over a GSS-encrypted login too (the cancel is GSS-encrypted as well).
     let token = client.cancel_token();
     let q = tokio::spawn(async move { client.simple_query("SELECT pg_sleep(30)").await });
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -146,9 +146,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Value("prefer"),
         Implemented,
         "`disable`, `prefer`, `require`: governs the SCRAM password fallback (`require`: \
-         SCRAM-SHA-256-PLUS only). A Kerberos login is bound to the server by mutual \
-         authentication. With a password fallback, only `prefer` is applied yet \
-         (`Connector::new` refuses the others).",
+         SCRAM-SHA-256-PLUS only, MD5 and cleartext refused). Whatever the mode, a password \
+         is answered only over `verify-full` TLS or GSS encryption, or with SCRAM bound to \
+         the channel. It does not apply to Kerberos, which PostgreSQL does not bind to the \
+         TLS channel (see `sslmode`).",
         |c, v| {
             c.channel_binding = v.parse()?;
             Ok(())
@@ -348,7 +349,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Implemented,
         "`disable`, `prefer`, `require`, `verify-ca`, `verify-full`; this crate's default is \
          `verify-full`. `require` with an `sslrootcert` file behaves as `verify-ca`, as in \
-         libpq. `allow` is refused: it tries a plaintext connection first.",
+         libpq. `allow` is refused: it tries a plaintext connection first. Below \
+         `verify-full` a man in the middle can relay the Kerberos exchange (PostgreSQL does \
+         not bind it to the TLS channel) and then read the session; only `verify-full` or \
+         `gssencmode=require` prevents that.",
         |c, v| {
             c.ssl_mode = v.parse()?;
             Ok(())
@@ -519,7 +523,7 @@ pub const KEYWORDS: &[Keyword] = &[
             Err(Error::config(
                 "requirepeer is not supported",
                 "remove it: it checks the owner of a Unix-socket server, and this crate \
-                 connects over TCP (Kerberos mutual authentication proves the server)",
+                 connects over TCP; verify the server with sslmode=verify-full",
             ))
         },
     ),
@@ -530,9 +534,8 @@ pub const KEYWORDS: &[Keyword] = &[
         Implemented,
         "libpq 16's syntax (`gss,scram-sha-256`, `!password,!md5`). `gss` must stay allowed \
          and `none` cannot be listed: the server always proves itself by Kerberos mutual \
-         authentication. With `Config::password_fallback` it must allow a password method; \
-         narrowing which ones the fallback answers is not applied yet (`Connector::new` \
-         refuses it).",
+         authentication. With `Config::password_fallback` it must allow a password method, \
+         and the fallback answers only the password methods it lists.",
         |c, v| {
             let r: RequireAuth = v.parse()?;
             check_require_auth(&r)?;

@@ -34,9 +34,14 @@ pub enum SslMode {
     Disable,
     /// TLS when the server offers it, without certificate checks; plain text otherwise.
     Prefer,
-    /// TLS without certificate checks (Kerberos still authenticates the server); with an
-    /// `sslrootcert` file, as `VerifyCa` (libpq's rule, see
-    /// [`Config::get_effective_ssl_mode`]).
+    /// TLS without certificate checks; with an `sslrootcert` file, as `VerifyCa` (libpq's
+    /// rule, see [`Config::get_effective_ssl_mode`]).
+    ///
+    /// Kerberos mutual authentication does not make up for the missing check: PostgreSQL
+    /// does not bind the Kerberos exchange to the TLS channel, so a man in the middle with
+    /// a certificate of its own can relay the exchange to the real server untouched (both
+    /// ends see mutual authentication succeed) and then read and change the session. Only
+    /// `VerifyFull`, or GSS encryption (`gssencmode=require`), keeps a relay out.
     Require,
     /// TLS; the server certificate must chain to a trusted CA (any host name).
     VerifyCa,
@@ -146,7 +151,10 @@ impl fmt::Debug for CredentialSource {
     }
 }
 
-/// A secret string that never prints itself.
+/// A secret string that never prints itself and is wiped from memory when dropped.
+///
+/// `Secret::new(String)` takes the string's own buffer, so no unwiped copy is made; a
+/// `&str` given to it is copied, and the caller's original is the caller's to wipe.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -157,6 +165,14 @@ impl Secret {
     }
     pub(crate) fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        // A freed buffer keeps its bytes until reused: a core dump or a later heap read
+        // would show the password.
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -1063,24 +1079,6 @@ impl Config {
                 pending.push(key.into());
             }
         }
-        if self.password_fallback.is_some() {
-            if self.channel_binding != ChannelBinding::Prefer {
-                pending.push(format!(
-                    "channel_binding={} (with a password fallback)",
-                    self.channel_binding.as_str()
-                ));
-            }
-            if self.require_auth.is_set()
-                && !AuthMethod::ALL
-                    .iter()
-                    .all(|m| !m.is_password() || self.require_auth.allows(*m))
-            {
-                pending.push(format!(
-                    "require_auth={} (limits on the password fallback)",
-                    self.require_auth
-                ));
-            }
-        }
         if pending.is_empty() {
             return Ok(());
         }
@@ -1359,15 +1357,13 @@ mod tests {
             assert!(e.to_string().contains(needle), "{s}: {e}");
             assert!(e.to_string().contains("not applied yet"), "{s}: {e}");
         }
-        let mut c = Config::parse("host=a channel_binding=require").unwrap();
-        c.validate().unwrap();
-        c.password_fallback(Secret::new("pw"));
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("channel_binding")
-        );
+        // channel_binding is applied to the password fallback (see `password`).
+        for mode in ["disable", "prefer", "require"] {
+            let mut c = Config::parse(&format!("host=a channel_binding={mode}")).unwrap();
+            c.validate().unwrap();
+            c.password_fallback(Secret::new("pw"));
+            c.validate().unwrap();
+        }
         // The defaults, given explicitly, pass.
         Config::parse(
             "host=a keepalives=1 keepalives=0 target_session_attrs=any load_balance_hosts=disable",
@@ -1602,18 +1598,13 @@ mod tests {
         );
         assert!(e.fix().contains("scram-sha-256"));
         // Allowing the password methods makes the fallback consistent; narrowing them is
-        // not applied yet.
+        // applied by the password answers (see `password`).
         let mut c = Config::parse("host=h require_auth=gss,password,md5,scram-sha-256").unwrap();
         c.password_fallback(Secret::new("pw"));
         c.validate().unwrap();
         let mut c = Config::parse("host=h require_auth=gss,scram-sha-256").unwrap();
         c.password_fallback(Secret::new("pw"));
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("not applied yet")
-        );
+        c.validate().unwrap();
         // The builder is checked too.
         let mut c = Config::parse("host=h").unwrap();
         c.require_auth(RequireAuth::only([AuthMethod::ScramSha256]));

@@ -183,8 +183,9 @@ impl FromStr for RequireAuth {
 
 /// Whether SCRAM binds the login to the TLS channel, as libpq's `channel_binding`.
 ///
-/// In this crate it governs the SCRAM password fallback only: a Kerberos login is bound to
-/// the server by mutual authentication.
+/// In this crate it governs the SCRAM password fallback only. PostgreSQL has no channel
+/// binding for Kerberos: what keeps a relay out of a Kerberos login is `sslmode=verify-full`
+/// (or GSS encryption).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ChannelBinding {
     /// Never use SCRAM-SHA-256-PLUS.
