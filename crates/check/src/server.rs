@@ -14,7 +14,9 @@ mod tests;
 use crate::krb5::{CredFacts, Krb5Facts};
 use crate::probe::certs;
 use crate::{CheckResult, Status};
-use aurora_krb_connect::{Authenticated, Connector, Dialed, ErrorKind, GssStart, Secured, SslMode};
+use aurora_krb_connect::{
+    Authenticated, Config, Connector, Dialed, ErrorKind, GssStart, Secured, SslMode,
+};
 use facts::{
     AuthFacts, Connected, LoggedIn, Outcome, Query, RefusedCert, Registered, RoleFacts, RoleRow,
     TcpFacts, Ticket, TicketFacts, TlsFacts,
@@ -108,15 +110,23 @@ async fn secure(
 /// at what the CA file holds, to tell whether the name or the issuer is wrong.
 async fn look_again(connector: &Connector, limit: Duration) -> Option<RefusedCert> {
     let c = connector.config();
-    let mut look = c.clone();
-    look.ssl_mode(SslMode::Require);
-    let l = Connector::new(look).ok()?;
+    let l = Connector::new(unverified(c)?).ok()?;
     let d = step(limit, l.dial()).await.ok()?;
     let peer = step(limit, l.tls(d)).await.ok()?.tls?.peer?;
     Some(RefusedCert {
         peer,
         ca_subjects: c.get_ssl_root_cert().map(certs::ca_subjects),
     })
+}
+
+/// The settings of the second look: TLS that verifies nothing. `sslmode=require` alone is
+/// not that: with a CA file it verifies the CA (as in libpq), so a certificate of another CA
+/// would be refused again and never seen.
+fn unverified(c: &Config) -> Option<Config> {
+    let mut look = c.clone();
+    look.ssl_mode(SslMode::Require);
+    look.set("sslrootcert", "").ok()?;
+    Some(look)
 }
 
 /// `krb5.service-ticket`: the connector's Kerberos start, which obtains the service ticket.

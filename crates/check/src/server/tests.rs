@@ -4,7 +4,7 @@ use super::facts::{
     AuthFacts, Connected, LoggedIn, Outcome, Query, RefusedCert, Registered, RoleFacts, RoleRow,
     StepError, TcpFacts, Ticket, TicketFacts, TlsFacts,
 };
-use super::{candidates, verdict};
+use super::{candidates, unverified, verdict};
 use crate::{CheckId, CheckResult, Status};
 use aurora_krb_connect::{Config, Connector, ErrorKind, PeerCertificate, SslMode, TlsInfo};
 use serde_json::json;
@@ -515,6 +515,23 @@ fn tls_outliving_the_checks_bound_says_so() {
     assert_eq!(r.status, Status::Fail);
     assert_eq!(r.summary, "the TLS handshake timed out");
     assert_eq!(cause(&r), "the TLS handshake took longer than 3 s");
+}
+
+#[test]
+fn the_second_look_at_a_refused_certificate_verifies_nothing() {
+    for ca in [
+        "sslrootcert=/etc/ssl/realm-ca.pem",
+        "sslrootcert=system",
+        "",
+    ] {
+        let c = Config::parse(&format!("host={HOST} sslmode=verify-full {ca}")).unwrap();
+        let look = unverified(&c).expect("the settings of the second look");
+        // A CA file would make sslmode=require verify the CA, and refuse a certificate of
+        // another CA again.
+        assert_eq!(look.get_effective_ssl_mode(), SslMode::Require, "{ca}");
+        assert_eq!(look.get_ssl_root_cert(), None, "{ca}");
+        assert!(Connector::new(look).is_ok(), "{ca}");
+    }
 }
 
 // ---- krb5.service-ticket ----
