@@ -1,8 +1,9 @@
 //! The `aws.*` checks: the domain crate's findings about the cluster, its directory
 //! membership, the directory and the network, turned into check results.
 
-use crate::{CheckId, CheckResult};
-use aurora_krb_domain::{Inspector, Options, Report, Severity};
+use crate::{CheckId, CheckResult, Status};
+use aurora_krb_domain::names::KerberosNames;
+use aurora_krb_domain::{Finding, Inspector, Options, Report, Severity};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -49,26 +50,24 @@ pub async fn aws_checks(
     .await;
     match result {
         Err(e) => {
-            let mut first = CheckResult::fail(
-                CheckId::AwsCluster,
-                format!("cannot describe the cluster {cluster}"),
-                e.message(),
-                e.fix(),
-            )
-            .with_detail("error", e.id());
-            if let Some(a) = e.missing_iam_action() {
-                first.detail("missing_iam_action", a);
-            }
-            let mut checks = vec![first.timed(started)];
-            for id in [
-                CheckId::AwsMembership,
-                CheckId::AwsDirectory,
-                CheckId::AwsNetwork,
-            ] {
-                checks.push(CheckResult::skip(id, "skipped: aws.cluster failed"));
-            }
+            let failure = InspectionFailure {
+                message: e.message(),
+                fix: e.fix(),
+                error: e.id(),
+                missing_iam_action: e.missing_iam_action(),
+            };
             AwsOutcome {
-                checks,
+                checks: inspection_failed(cluster, &failure)
+                    .into_iter()
+                    // A skip took no time.
+                    .map(|r| {
+                        if r.status == Status::Skip {
+                            r
+                        } else {
+                            r.timed(started)
+                        }
+                    })
+                    .collect(),
                 writer_endpoint: None,
                 port: None,
                 expect: Expect::default(),
@@ -78,45 +77,107 @@ pub async fn aws_checks(
     }
 }
 
-fn from_report(report: &Report, started: Instant) -> AwsOutcome {
-    let mut checks = Vec::new();
-    for check in aurora_krb_domain::CheckId::ALL {
-        let id = CheckId::from(check);
-        let findings: Vec<_> = report.findings_for(check).collect();
-        let worst = findings
-            .iter()
-            .map(|f| f.severity)
-            .max()
-            .unwrap_or(Severity::Ok);
-        let lines: Vec<String> = findings
-            .iter()
-            .map(|f| format!("{} {}: {}", f.severity, f.subject, f.message))
-            .collect();
-        let bad: Vec<_> = findings.iter().filter(|f| f.severity == worst).collect();
-        let cause = bad
-            .iter()
-            .map(|f| format!("{}: {}", f.subject, f.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let fix = bad
-            .iter()
-            .filter_map(|f| f.fix.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let summary = bad
-            .first()
-            .map(|f| f.message.clone())
-            .unwrap_or_else(|| "nothing to report".into());
-        let mut r = match worst {
-            Severity::Error => CheckResult::fail(id, summary, cause, fix),
-            Severity::Warning => CheckResult::warn(id, summary, cause, fix),
-            _ => CheckResult::pass(id, summary),
-        };
-        r.detail("findings", json!(lines));
-        checks.push(r.timed(started));
+/// Why the cluster could not be inspected: the domain crate's error, as data.
+#[derive(Debug, Clone)]
+struct InspectionFailure {
+    /// What went wrong.
+    message: String,
+    /// What to do.
+    fix: String,
+    /// The error's stable identifier (`aws.no_credentials`).
+    error: &'static str,
+    /// The IAM action that was denied, when one was.
+    missing_iam_action: Option<&'static str>,
+}
+
+/// The `aws.*` results when the cluster could not be inspected: `aws.cluster` fails and the
+/// others are skipped.
+fn inspection_failed(cluster: &str, failure: &InspectionFailure) -> Vec<CheckResult> {
+    let mut first = CheckResult::fail(
+        CheckId::AwsCluster,
+        format!("cannot describe the cluster {cluster}"),
+        failure.message.clone(),
+        failure.fix.clone(),
+    )
+    .with_detail("error", failure.error);
+    if let Some(a) = failure.missing_iam_action {
+        first.detail("missing_iam_action", a);
     }
+    let mut checks = vec![first];
+    for id in [
+        CheckId::AwsMembership,
+        CheckId::AwsDirectory,
+        CheckId::AwsNetwork,
+    ] {
+        checks.push(CheckResult::skip(id, "skipped: aws.cluster failed"));
+    }
+    checks
+}
+
+fn from_report(report: &Report, started: Instant) -> AwsOutcome {
+    AwsOutcome {
+        checks: verdicts(&report.findings)
+            .into_iter()
+            .map(|r| r.timed(started))
+            .collect(),
+        expect: expect(report.names.as_ref()),
+        writer_endpoint: report.cluster.writer_endpoint.clone(),
+        port: report.cluster.port.and_then(|p| u16::try_from(p).ok()),
+    }
+}
+
+/// One result per `aws.*` check, in the domain crate's order, from its findings.
+fn verdicts(findings: &[Finding]) -> Vec<CheckResult> {
+    aurora_krb_domain::CheckId::ALL
+        .into_iter()
+        .map(|check| {
+            let mine: Vec<&Finding> = findings.iter().filter(|f| f.check == check).collect();
+            verdict(check, &mine)
+        })
+        .collect()
+}
+
+/// A check's result from its findings: the worst severity decides, and the findings of
+/// that severity are the cause and the fix.
+fn verdict(check: aurora_krb_domain::CheckId, findings: &[&Finding]) -> CheckResult {
+    let id = CheckId::from(check);
+    let worst = findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Ok);
+    let lines: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{} {}: {}", f.severity, f.subject, f.message))
+        .collect();
+    let bad: Vec<_> = findings.iter().filter(|f| f.severity == worst).collect();
+    let cause = bad
+        .iter()
+        .map(|f| format!("{}: {}", f.subject, f.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fix = bad
+        .iter()
+        .filter_map(|f| f.fix.clone())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let summary = bad
+        .first()
+        .map(|f| f.message.clone())
+        .unwrap_or_else(|| "nothing to report".into());
+    let mut r = match worst {
+        Severity::Error => CheckResult::fail(id, summary, cause, fix),
+        Severity::Warning => CheckResult::warn(id, summary, cause, fix),
+        _ => CheckResult::pass(id, summary),
+    };
+    r.detail("findings", json!(lines));
+    r
+}
+
+/// The realm and host names the directory implies, for the local checks.
+fn expect(names: Option<&KerberosNames>) -> Expect {
     let mut expect = Expect::default();
-    if let Some(n) = &report.names {
+    if let Some(n) = names {
         expect.realm = Some(n.realm.clone());
         expect.domain_realm = n.domain_realm.clone();
         for e in &n.endpoints {
@@ -124,10 +185,279 @@ fn from_report(report: &Report, started: Instant) -> AwsOutcome {
             expect.hosts.extend(e.domain_suffixed_host.clone());
         }
     }
-    AwsOutcome {
-        checks,
-        expect,
-        writer_endpoint: report.cluster.writer_endpoint.clone(),
-        port: report.cluster.port.and_then(|p| u16::try_from(p).ok()),
+    expect
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+    use aurora_krb_domain::CheckId as Domain;
+    use aurora_krb_domain::names::{EndpointNames, EndpointRole};
+
+    fn finding(check: Domain, severity: Severity, subject: &str, message: &str) -> Finding {
+        Finding {
+            check,
+            severity,
+            id: "test.finding".into(),
+            subject: subject.into(),
+            message: message.into(),
+            fix: (severity >= Severity::Warning).then(|| format!("fix {message}")),
+        }
+    }
+
+    fn cause(r: &CheckResult) -> &str {
+        r.cause.as_deref().unwrap_or_default()
+    }
+
+    #[test]
+    fn every_aws_check_gets_a_result_in_order_even_without_findings() {
+        let checks = verdicts(&[]);
+        let ids: Vec<String> = checks.iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(
+            ids,
+            [
+                "aws.cluster",
+                "aws.membership",
+                "aws.directory",
+                "aws.network"
+            ]
+        );
+        for c in &checks {
+            assert_eq!(c.status, Status::Pass, "{c:?}");
+            assert_eq!(c.summary, "nothing to report");
+            assert_eq!(c.details["findings"], json!([]));
+        }
+    }
+
+    #[test]
+    fn all_fine_passes_with_the_first_finding_as_summary() {
+        let findings = [
+            finding(
+                Domain::Cluster,
+                Severity::Ok,
+                "cluster db",
+                "found, aurora-postgresql 16.4",
+            ),
+            finding(
+                Domain::Cluster,
+                Severity::Ok,
+                "cluster db",
+                "status available",
+            ),
+        ];
+        let r = &verdicts(&findings)[0];
+        assert_eq!(r.id, CheckId::AwsCluster);
+        assert_eq!(r.status, Status::Pass);
+        assert_eq!(r.summary, "found, aurora-postgresql 16.4");
+        assert!(r.cause.is_none() && r.fix.is_none());
+        assert_eq!(
+            r.details["findings"],
+            json!([
+                "ok cluster db: found, aurora-postgresql 16.4",
+                "ok cluster db: status available"
+            ])
+        );
+    }
+
+    #[test]
+    fn information_passes_and_leads_the_summary() {
+        let findings = [
+            finding(Domain::Cluster, Severity::Ok, "cluster db", "found"),
+            finding(
+                Domain::Cluster,
+                Severity::Info,
+                "cluster db",
+                "IAM authentication is on",
+            ),
+        ];
+        let r = &verdicts(&findings)[0];
+        assert_eq!(r.status, Status::Pass);
+        assert_eq!(r.summary, "IAM authentication is on");
+    }
+
+    #[test]
+    fn an_error_fails_with_every_error_as_cause_and_fix() {
+        let findings = [
+            finding(
+                Domain::Membership,
+                Severity::Ok,
+                "cluster db",
+                "kerberos-enabled",
+            ),
+            finding(
+                Domain::Membership,
+                Severity::Error,
+                "instance db-1",
+                "enable-kerberos-failed",
+            ),
+            finding(
+                Domain::Membership,
+                Severity::Warning,
+                "instance db-2",
+                "enabling-kerberos",
+            ),
+            finding(
+                Domain::Membership,
+                Severity::Error,
+                "instance db-3",
+                "disabling-kerberos",
+            ),
+        ];
+        let r = &verdicts(&findings)[1];
+        assert_eq!(r.id, CheckId::AwsMembership);
+        assert_eq!(r.status, Status::Fail);
+        assert!(!r.usable);
+        assert_eq!(r.summary, "enable-kerberos-failed");
+        assert_eq!(
+            cause(r),
+            "instance db-1: enable-kerberos-failed; instance db-3: disabling-kerberos"
+        );
+        assert_eq!(
+            r.fix.as_deref(),
+            Some("fix enable-kerberos-failed; fix disabling-kerberos")
+        );
+        assert_eq!(
+            r.details["findings"],
+            json!([
+                "ok cluster db: kerberos-enabled",
+                "error instance db-1: enable-kerberos-failed",
+                "warning instance db-2: enabling-kerberos",
+                "error instance db-3: disabling-kerberos"
+            ])
+        );
+    }
+
+    #[test]
+    fn a_warning_warns_and_findings_without_a_fix_add_none() {
+        let mut quiet = finding(
+            Domain::Directory,
+            Severity::Warning,
+            "directory d-1",
+            "Updating",
+        );
+        quiet.fix = None;
+        let findings = [
+            quiet,
+            finding(
+                Domain::Directory,
+                Severity::Warning,
+                "directory d-1",
+                "not shared",
+            ),
+        ];
+        let r = &verdicts(&findings)[2];
+        assert_eq!(r.id, CheckId::AwsDirectory);
+        assert_eq!(r.status, Status::Warn);
+        assert!(r.usable);
+        assert_eq!(r.summary, "Updating");
+        assert_eq!(
+            cause(r),
+            "directory d-1: Updating; directory d-1: not shared"
+        );
+        assert_eq!(r.fix.as_deref(), Some("fix not shared"));
+    }
+
+    #[test]
+    fn findings_stay_with_their_check() {
+        let findings = [finding(
+            Domain::Network,
+            Severity::Error,
+            "vpc vpc-1",
+            "no route to the directory",
+        )];
+        let checks = verdicts(&findings);
+        assert_eq!(checks[3].id, CheckId::AwsNetwork);
+        assert_eq!(checks[3].status, Status::Fail);
+        for c in &checks[..3] {
+            assert_eq!(c.status, Status::Pass, "{c:?}");
+            assert_eq!(c.details["findings"], json!([]));
+        }
+    }
+
+    #[test]
+    fn a_failed_inspection_fails_the_cluster_and_skips_the_rest() {
+        let failure = InspectionFailure {
+            message: "access denied to rds:DescribeDBClusters".into(),
+            fix: "allow rds:DescribeDBClusters".into(),
+            error: "aws.access_denied",
+            missing_iam_action: Some("rds:DescribeDBClusters"),
+        };
+        let checks = inspection_failed("mydb", &failure);
+        assert_eq!(checks.len(), 4);
+        let first = &checks[0];
+        assert_eq!(first.id, CheckId::AwsCluster);
+        assert_eq!(first.status, Status::Fail);
+        assert_eq!(first.summary, "cannot describe the cluster mydb");
+        assert_eq!(cause(first), "access denied to rds:DescribeDBClusters");
+        assert_eq!(first.fix.as_deref(), Some("allow rds:DescribeDBClusters"));
+        assert_eq!(first.details["error"], "aws.access_denied");
+        assert_eq!(
+            first.details["missing_iam_action"],
+            "rds:DescribeDBClusters"
+        );
+        for c in &checks[1..] {
+            assert_eq!(c.status, Status::Skip, "{c:?}");
+            assert_eq!(c.summary, "skipped: aws.cluster failed");
+        }
+        let ids: Vec<CheckId> = checks.iter().map(|c| c.id).collect();
+        assert_eq!(
+            ids,
+            [
+                CheckId::AwsCluster,
+                CheckId::AwsMembership,
+                CheckId::AwsDirectory,
+                CheckId::AwsNetwork
+            ]
+        );
+
+        let no_action = InspectionFailure {
+            missing_iam_action: None,
+            ..failure
+        };
+        let first = &inspection_failed("mydb", &no_action)[0];
+        assert!(!first.details.contains_key("missing_iam_action"));
+    }
+
+    #[test]
+    fn the_directory_names_become_what_the_local_checks_expect() {
+        let endpoint = |role, host: &str, suffixed: Option<&str>| EndpointNames {
+            role,
+            instance: None,
+            host: host.into(),
+            principal: format!("postgres/{host}@CORP.EXAMPLE.COM"),
+            domain_suffixed_host: suffixed.map(str::to_string),
+            domain_suffixed_principal: None,
+        };
+        let names = KerberosNames {
+            realm: "CORP.EXAMPLE.COM".into(),
+            domain: "corp.example.com".into(),
+            endpoints: vec![
+                endpoint(
+                    EndpointRole::Writer,
+                    "db.cluster-x.us-east-1.rds.amazonaws.com",
+                    Some("db.cluster-x.us-east-1.rds.corp.example.com"),
+                ),
+                endpoint(
+                    EndpointRole::Custom,
+                    "c.cluster-custom-x.us-east-1.rds.amazonaws.com",
+                    None,
+                ),
+            ],
+            domain_realm: vec![".rds.corp.example.com = CORP.EXAMPLE.COM".into()],
+        };
+        let e = expect(Some(&names));
+        assert_eq!(e.realm.as_deref(), Some("CORP.EXAMPLE.COM"));
+        assert_eq!(e.domain_realm, [".rds.corp.example.com = CORP.EXAMPLE.COM"]);
+        assert_eq!(
+            e.hosts,
+            [
+                "db.cluster-x.us-east-1.rds.amazonaws.com",
+                "db.cluster-x.us-east-1.rds.corp.example.com",
+                "c.cluster-custom-x.us-east-1.rds.amazonaws.com",
+            ]
+        );
+        let none = expect(None);
+        assert!(none.realm.is_none() && none.hosts.is_empty() && none.domain_realm.is_empty());
     }
 }
