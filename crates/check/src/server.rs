@@ -289,14 +289,12 @@ async fn role_facts(connector: &Connector, authed: Authenticated, limit: Duratio
             Outcome::Done(match row {
                 Err(_) => Query::TimedOut,
                 Ok(Err(e)) => Query::Failed(e.to_string()),
-                Ok(Ok(row)) => Query::Row(RoleRow {
-                    current_user: row.get(0),
-                    member_of: row.get(1),
-                    has_rds_ad_role: row.get(2),
-                    krb_caseins_users: row.get(3),
-                    pg_stat_gssapi: row.get(4),
-                    pg_stat_ssl: row.get(5),
-                }),
+                // try_get: a server whose catalog answers in other types is reported, not a
+                // panic.
+                Ok(Ok(row)) => match role_row(&row) {
+                    Ok(r) => Query::Row(r),
+                    Err(e) => Query::Failed(format!("the role query's answer: {e}")),
+                },
             })
         }
     };
@@ -306,4 +304,15 @@ async fn role_facts(connector: &Connector, authed: Authenticated, limit: Duratio
         principal,
         outcome,
     }
+}
+
+fn role_row(row: &tokio_postgres::Row) -> Result<RoleRow, tokio_postgres::Error> {
+    Ok(RoleRow {
+        current_user: row.try_get(0)?,
+        member_of: row.try_get(1)?,
+        has_rds_ad_role: row.try_get(2)?,
+        krb_caseins_users: row.try_get(3)?,
+        pg_stat_gssapi: row.try_get(4)?,
+        pg_stat_ssl: row.try_get(5)?,
+    })
 }

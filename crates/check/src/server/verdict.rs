@@ -82,7 +82,8 @@ pub fn tls(f: &TlsFacts) -> CheckResult {
                 CheckId::ServerTls,
                 format!("no TLS (sslmode={})", f.sslmode.as_str()),
                 "the connection is not encrypted: queries and results cross the network in \
-                 clear text (Kerberos still authenticates both sides)",
+                 clear text, and whoever is on the path can take over the session after the \
+                 Kerberos login",
                 "use sslmode=verify-full with sslrootcert= set to the RDS CA bundle",
             );
             r.detail("sslmode", f.sslmode.as_str());
@@ -98,9 +99,16 @@ fn tls_pass(f: &TlsFacts, info: &TlsInfo) -> CheckResult {
             CheckId::ServerTls,
             format!("certificate verified for {}", info.verified_name),
         ),
-        SslMode::VerifyCa => CheckResult::pass(
+        // PostgreSQL's Kerberos login is not bound to the TLS channel: a machine in the
+        // middle that terminates TLS on both sides relays the AP-REQ and AP-REP unchanged,
+        // then owns the session. Only a verified name (or GSS encryption) closes that.
+        SslMode::VerifyCa => CheckResult::warn(
             CheckId::ServerTls,
-            "certificate chain verified (host name not checked: sslmode=verify-ca)".to_string(),
+            "certificate chain verified, host name not checked (sslmode=verify-ca)".to_string(),
+            "any server with a certificate from this CA is accepted, and the Kerberos login is \
+             not bound to the TLS channel: such a server can relay the login to the real \
+             database and then read and change the session",
+            "use sslmode=verify-full (or gssencmode=require, GSS encryption)",
         ),
         m => CheckResult::warn(
             CheckId::ServerTls,
@@ -108,9 +116,12 @@ fn tls_pass(f: &TlsFacts, info: &TlsInfo) -> CheckResult {
                 "encrypted, certificate not verified (sslmode={})",
                 m.as_str()
             ),
-            "the server's certificate is not checked, so the TLS channel could be intercepted; \
-             Kerberos mutual authentication still proves the server",
-            "use sslmode=verify-full with sslrootcert= set to the RDS CA bundle",
+            "the server's certificate is not checked, and the Kerberos login is not bound to \
+             the TLS channel: a machine in the middle that terminates TLS can relay the login \
+             to the real database and then read and change the session (mutual \
+             authentication proves the server only to the relay's Kerberos exchange)",
+            "use sslmode=verify-full with sslrootcert= set to the RDS CA bundle, or \
+             gssencmode=require (GSS encryption)",
         ),
     };
     r.detail("sslmode", info.mode.as_str());
