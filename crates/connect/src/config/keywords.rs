@@ -279,8 +279,8 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Value("1"),
         Implemented,
-        "TCP keepalives on (non-zero, the default) or off (`Config::get_keepalives`). Not \
-         applied by the connector yet: its sockets have the OS settings (keepalives off).",
+        "TCP keepalives on (non-zero, the default) or off (`Config::get_keepalives`), set on \
+         every socket the connector dials (`SO_KEEPALIVE`).",
         |c, v| {
             c.keepalives = parse_int("keepalives", v)?.is_none_or(|n| n != 0);
             Ok(())
@@ -291,8 +291,8 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Seconds of idleness before the first probe; 0 or unset: the OS default. Not applied \
-         by the connector yet: `Connector::new` refuses a value.",
+        "Seconds of idleness before the first probe (`TCP_KEEPIDLE`); 0 or unset: the OS \
+         default.",
         |c, v| {
             c.keepalives_idle = parse_int("keepalives_idle", v)?
                 .filter(|n| *n > 0)
@@ -305,8 +305,7 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Seconds between probes; 0 or unset: the OS default. Not applied by the connector \
-         yet: `Connector::new` refuses a value.",
+        "Seconds between probes (`TCP_KEEPINTVL`); 0 or unset: the OS default.",
         |c, v| {
             c.keepalives_interval = parse_int("keepalives_interval", v)?
                 .filter(|n| *n > 0)
@@ -319,8 +318,8 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Probes lost before the connection is dead; 0 or unset: the OS default. Not applied \
-         by the connector yet: `Connector::new` refuses a value.",
+        "Probes lost before the connection is dead (`TCP_KEEPCNT`); 0 or unset: the OS \
+         default.",
         |c, v| {
             c.keepalives_count = parse_int("keepalives_count", v)?.filter(|n| *n > 0);
             Ok(())
@@ -331,9 +330,9 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Milliseconds sent data may stay unacknowledged (`TCP_USER_TIMEOUT`, Linux); 0 or \
-         unset: the OS default. Not applied by the connector yet: `Connector::new` refuses \
-         a value.",
+        "Milliseconds sent data may stay unacknowledged (`TCP_USER_TIMEOUT`, Linux only, as \
+         in libpq); 0 or unset: the OS default. Bounds the hang on a fenced Aurora writer \
+         while a query is in flight, where keepalives do not fire.",
         |c, v| {
             c.tcp_user_timeout = parse_int("tcp_user_timeout", v)?
                 .filter(|n| *n > 0)

@@ -1053,16 +1053,6 @@ impl Config {
                 self.target_session_attrs.as_str()
             ));
         }
-        for (set, key) in [
-            (self.keepalives_idle.is_some(), "keepalives_idle"),
-            (self.keepalives_interval.is_some(), "keepalives_interval"),
-            (self.keepalives_count.is_some(), "keepalives_count"),
-            (self.tcp_user_timeout.is_some(), "tcp_user_timeout"),
-        ] {
-            if set {
-                pending.push(key.into());
-            }
-        }
         if self.password_fallback.is_some() {
             if self.channel_binding != ChannelBinding::Prefer {
                 pending.push(format!(
@@ -1349,10 +1339,6 @@ mod tests {
                 "host=a target_session_attrs=read-write",
                 "target_session_attrs",
             ),
-            ("host=a keepalives_idle=1", "keepalives_idle"),
-            ("host=a keepalives_interval=1", "keepalives_interval"),
-            ("host=a keepalives_count=1", "keepalives_count"),
-            ("host=a tcp_user_timeout=1", "tcp_user_timeout"),
         ] {
             let c = Config::parse(s).unwrap();
             let e = c.validate().unwrap_err();
@@ -1368,9 +1354,10 @@ mod tests {
                 .to_string()
                 .contains("channel_binding")
         );
-        // The defaults, given explicitly, pass.
+        // The defaults, given explicitly, pass; so do the socket options the dialler sets.
         Config::parse(
-            "host=a keepalives=1 keepalives=0 target_session_attrs=any load_balance_hosts=disable",
+            "host=a keepalives=1 keepalives=0 target_session_attrs=any load_balance_hosts=disable \
+             keepalives_idle=1 keepalives_interval=1 keepalives_count=1 tcp_user_timeout=1",
         )
         .unwrap()
         .validate()
