@@ -159,7 +159,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Some("PGCONNECT_TIMEOUT"),
         Unset,
         Implemented,
-        "Seconds, at most 3600. Unlike libpq, never unbounded: unset, empty or 0 means 30 s.",
+        "Seconds, at most 3600, for each address tried: the whole login there (TCP, TLS, \
+         Kerberos, startup, the `target_session_attrs` check), as libpq restarts its deadline \
+         with every address. A host list is bounded by this times the number of hosts. Unlike \
+         libpq, never unbounded: unset, empty or 0 means 30 s.",
         |c, v| {
             c.connect_timeout = parse_seconds("connect_timeout", v)?;
             Ok(())
@@ -184,8 +187,9 @@ pub const KEYWORDS: &[Keyword] = &[
         "Comma list of host names, tried in order (`Config::get_hosts`). Each host is also \
          the host of its Kerberos service principal and the name its certificate must carry. \
          Unix sockets and empty entries without a `hostaddr` are refused: Kerberos logins to \
-         Aurora go over TCP. Not applied by the connector yet: `Connector::new` refuses more \
-         than one host until multi-host dialing lands.",
+         Aurora go over TCP. A host that cannot be reached, refuses the login or does not fit \
+         `target_session_attrs` is skipped for the next; the error of a list names every host \
+         tried and why (`Error::attempts`).",
         |c, v| {
             c.hosts.set_host(v)?;
             c.sync_first_target();
@@ -669,8 +673,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Value("any"),
         Implemented,
         "`any`, `read-write`, `read-only`, `primary`, `standby`, `prefer-standby` \
-         (`Config::get_target_session_attrs`). Not applied by the connector yet: \
-         `Connector::new` refuses any but `any`.",
+         (`Config::get_target_session_attrs`), decided as libpq: from `in_hot_standby` and \
+         `default_transaction_read_only` when the server reports them (PostgreSQL 14+), else \
+         by `SHOW transaction_read_only` or `SELECT pg_is_in_recovery()`. `prefer-standby` \
+         keeps the first other server open and uses it when no standby answers.",
         |c, v| {
             c.target_session_attrs = v.parse::<TargetSessionAttrs>()?;
             Ok(())
@@ -681,8 +687,8 @@ pub const KEYWORDS: &[Keyword] = &[
         Some("PGLOADBALANCEHOSTS"),
         Value("disable"),
         Implemented,
-        "`disable` (hosts in order) or `random` (`Config::get_load_balance_hosts`). Not \
-         applied by the connector yet: `Connector::new` refuses `random`.",
+        "`disable` (hosts in order) or `random`: hosts shuffled, then each host's addresses \
+         (`Config::get_load_balance_hosts`).",
         |c, v| {
             c.load_balance_hosts = v.parse::<LoadBalanceHosts>()?;
             Ok(())
