@@ -36,16 +36,22 @@
 //! break. [`Realm::principal`] names them in their own realm. A third realm,
 //! `BRANCH.EXAMPLE.NET` (user `erin`), reaches the AWS realm only through the on-premises one:
 //! a transitive path, named in `[capaths]`.
+//!
+//! With [`RealmOptions::replicas`], PostgreSQL runs as an Aurora cluster: a writer and hot
+//! standby readers, each [`Instance`] with a host name, service principal and port of its
+//! own; [`Realm::failover`] moves the writer's role as Aurora does.
 #![forbid(unsafe_code)]
 
 mod ad;
 mod error;
 mod ports;
+mod replicas;
 mod state;
 mod trust;
 
 pub use ad::AdFault;
 pub use error::Error;
+pub use replicas::{Instance, Role};
 pub use state::{Flavor, RealmOptions};
 pub use trust::{BRANCH_REALM, TrustFault, USER_REALM, USER_REALM_USERS};
 
@@ -225,7 +231,8 @@ impl Realm {
         "127.0.0.1"
     }
 
-    /// PostgreSQL's port.
+    /// PostgreSQL's port; with readers, the port of instance 1 (the writer until a
+    /// failover: see [`Realm::instances`]).
     pub fn pg_port(&self) -> u16 {
         self.state.pg_port
     }
@@ -476,7 +483,7 @@ impl Realm {
     }
 
     /// Runs a command of the realm script with this realm's settings.
-    fn script(&self, args: &[&str]) -> Result<String, Error> {
+    pub(crate) fn script(&self, args: &[&str]) -> Result<String, Error> {
         let script = self.dir.join("realm.sh");
         // Written on every call so that a realm folder always runs the script of the
         // binary that manages it.
