@@ -72,12 +72,6 @@ impl Attempt {
         }
     }
 
-    fn kind(&self) -> Option<ErrorKind> {
-        match &self.outcome {
-            Outcome::Failed { kind, .. } => Some(*kind),
-            Outcome::Unsuitable { .. } => None,
-        }
-    }
 }
 
 /// Whether a failure at one host leaves the others worth trying.
@@ -251,27 +245,23 @@ impl Connector {
     }
 
     fn no_host_error(&self, attempts: Vec<Attempt>, chosen: Option<Error>, ran_out: bool) -> Error {
-        let all_same_kind = attempts
-            .first()
-            .and_then(Attempt::kind)
-            .is_some_and(|k| attempts.iter().all(|a| a.kind() == Some(k)));
         match chosen {
-            // One failure, or the same failure everywhere, or a refusal by a server (the
-            // one to act on): that error, with the list.
-            Some(e) if attempts.len() == 1 || all_same_kind || !network_failure(e.kind()) => {
+            // One failure, or a refusal by a server (the one to act on): that error, with
+            // the list.
+            Some(e) if (attempts.len() == 1 && !ran_out) || !network_failure(e.kind()) => {
                 finish_error(e, attempts, ran_out)
             }
             _ => {
                 let c = &self.inner.config;
-                let hosts: Vec<String> = c.get_hosts().iter().map(HostTarget::describe).collect();
+                let n = c.get_hosts().len();
                 let mut detail = match c.get_target_session_attrs() {
                     TargetSessionAttrs::Any => String::from("no host accepted the login"),
                     a => format!("no host is {} (target_session_attrs)", want_words(a)),
                 };
                 detail.push_str(": ");
-                detail.push_str(&list(&attempts, ran_out, c.connect_timeout, hosts.len()));
+                detail.push_str(&list(&attempts, ran_out, c.connect_timeout, n));
                 Error::new(Kind::ServerUnreachable {
-                    addr: format!("any of {}", hosts.join(", ")),
+                    addr: format!("any of the {n} hosts"),
                     detail,
                 })
                 .with_attempts(attempts)
@@ -301,7 +291,11 @@ fn failed(target: &HostTarget, addr: Option<SocketAddr>, e: &Error) -> Attempt {
         addr,
         outcome: Outcome::Failed {
             kind: e.kind(),
-            message: e.to_string(),
+            // The attempt names the host already.
+            message: match e.kind() {
+                ErrorKind::ServerUnreachable => e.detail(),
+                _ => e.to_string(),
+            },
         },
     }
 }

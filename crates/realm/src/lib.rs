@@ -487,8 +487,7 @@ impl Realm {
         let script = self.dir.join("realm.sh");
         // Written on every call so that a realm folder always runs the script of the
         // binary that manages it.
-        std::fs::write(&script, REALM_SCRIPT)
-            .map_err(|e| Error::io(format!("writing {}", script.display()), e))?;
+        write_script_file(&script, REALM_SCRIPT)?;
         ad::write_script(&self.dir, self.state.flavor)?;
         trust::write_script(&self.dir, self.state.flavor)?;
         let mut cmd = Command::new("bash");
@@ -567,6 +566,24 @@ impl Drop for Realm {
             let _ = temp.watchdog.wait();
         }
     }
+}
+
+/// Writes a script of the realm unless it is there already. Never in place: bash reads a
+/// script as it runs it, so a call running beside this one (two tests of one realm) would
+/// read a truncated file; a new file renamed over the old one leaves it its copy.
+pub(crate) fn write_script_file(path: &Path, text: &str) -> Result<(), Error> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let tmp = path.with_extension(format!(
+        "sh.{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// The folder `aurora-krb realm` uses when none is given: `$XDG_STATE_HOME/aurora-krb/realm`
