@@ -1,13 +1,13 @@
 //! The connector: the settings, the shared TLS setup and Kerberos credential, and the
 //! whole login with its fallbacks (GSS encryption first under `gssencmode`, then TLS).
 
+use crate::config::HostTarget;
 use crate::credentials::{Credentials, SharedCredentials};
 use crate::error::{GssSite, Kind};
 use crate::{
     Authenticated, Config, CredentialInfo, CredentialSource, Error, ErrorKind, GssEncMode,
     GssStart, Stream, Transport, gss, gssenc, ms, tls,
 };
-use crate::config::HostTarget;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -72,7 +72,10 @@ impl Connector {
 }
 
 /// The addresses of `target`: its `hostaddr`, else its name's, in the resolver's order.
-pub(crate) async fn resolve(target: &HostTarget, limit: Duration) -> Result<Vec<SocketAddr>, Error> {
+pub(crate) async fn resolve(
+    target: &HostTarget,
+    limit: Duration,
+) -> Result<Vec<SocketAddr>, Error> {
     match (target.hostaddr, &target.host) {
         (Some(ip), _) => Ok(vec![SocketAddr::new(ip, target.port)]),
         (None, Some(h)) => {

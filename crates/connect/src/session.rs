@@ -251,7 +251,11 @@ mod tests {
         ] {
             assert_eq!(fits(want, &writer), on_writer, "{want:?} on the writer");
             assert_eq!(fits(want, &reader), on_reader, "{want:?} on a reader");
-            assert_eq!(fits(want, &ro_writer), on_ro_writer, "{want:?} read-only writer");
+            assert_eq!(
+                fits(want, &ro_writer),
+                on_ro_writer,
+                "{want:?} read-only writer"
+            );
         }
     }
 
@@ -259,8 +263,16 @@ mod tests {
     fn servers_that_do_not_report_are_asked() {
         // Before PostgreSQL 14 neither parameter is reported.
         let old = reported(&[("server_version", "13.4")]);
-        for w in [Want::ReadWrite, Want::ReadOnly, Want::Primary, Want::Standby] {
-            assert!(w.decide_reported(|n| old.get(n).copied()).is_none(), "{w:?}");
+        for w in [
+            Want::ReadWrite,
+            Want::ReadOnly,
+            Want::Primary,
+            Want::Standby,
+        ] {
+            assert!(
+                w.decide_reported(|n| old.get(n).copied()).is_none(),
+                "{w:?}"
+            );
         }
         assert!(Want::Any.decide_reported(|_| None).is_some());
         assert_eq!(Want::of(TargetSessionAttrs::PreferStandby), Want::Standby);

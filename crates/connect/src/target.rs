@@ -71,7 +71,6 @@ impl Attempt {
             ),
         }
     }
-
 }
 
 /// Whether a failure at one host leaves the others worth trying.

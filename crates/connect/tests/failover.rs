@@ -34,7 +34,10 @@ fn dead_instance(name: &str) -> Instance {
 
 /// The libpq part of a host-list connection string (psql takes it as it is).
 fn libpq(realm: &Realm, list: &[Instance], extra: &str) -> String {
-    format!("{} connect_timeout=10 {extra}", realm.hosts_conninfo("alice", list))
+    format!(
+        "{} connect_timeout=10 {extra}",
+        realm.hosts_conninfo("alice", list)
+    )
 }
 
 fn config(env: &Env, libpq: &str) -> Config {
@@ -220,7 +223,10 @@ async fn no_host_of_the_wanted_kind_is_an_error_that_says_what_each_is() {
             .iter()
             .all(|a| matches!(a.outcome, Outcome::Unsuitable { .. }))
     );
-    assert!(psql_port(env, &s).is_err(), "psql found a read-write reader");
+    assert!(
+        psql_port(env, &s).is_err(),
+        "psql found a read-write reader"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,7 +313,11 @@ async fn after_a_failover_read_write_lands_on_the_new_writer() {
     assert_eq!(landed(again).await, (new.port, false));
     assert_eq!(psql_port(env, &s), Ok(new.port));
     // read-only lands on a reader, which the old writer now is when it is first.
-    let ro = libpq(&env.realm, &[before.clone(), new.clone()], "target_session_attrs=read-only");
+    let ro = libpq(
+        &env.realm,
+        &[before.clone(), new.clone()],
+        "target_session_attrs=read-only",
+    );
     assert_eq!(landed(session(env, &ro).await).await, (before.port, true));
     assert_eq!(psql_port(env, &ro), Ok(before.port));
 }

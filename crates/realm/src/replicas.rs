@@ -119,9 +119,8 @@ impl Realm {
     /// A libpq connection string for `user` with a host list of these instances, in this
     /// order (`host=a,b hostaddr=127.0.0.1,127.0.0.1 port=pa,pb`).
     pub fn hosts_conninfo(&self, user: &str, instances: &[Instance]) -> String {
-        let list = |f: &dyn Fn(&Instance) -> String| {
-            instances.iter().map(f).collect::<Vec<_>>().join(",")
-        };
+        let list =
+            |f: &dyn Fn(&Instance) -> String| instances.iter().map(f).collect::<Vec<_>>().join(",");
         format!(
             "host={} hostaddr={} port={} user={} dbname=postgres krbsrvname=postgres \
              sslmode=verify-full sslrootcert={} gssencmode=disable",

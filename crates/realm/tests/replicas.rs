@@ -1,6 +1,6 @@
 //! A realm with readers, proven with libpq (psql) and MIT's kinit: a writer and hot standbys
 //! streaming from it, each instance logged in to by its own name, and Aurora's failover.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aurora_krb_realm::{Instance, Realm, RealmOptions, Role};
@@ -15,7 +15,7 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 }
 
 /// psql as alice (ticket in `cc`) with this connection string.
-fn psql(realm: &Realm, cc: &PathBuf, conninfo: &str, sql: &str) -> (bool, String, String) {
+fn psql(realm: &Realm, cc: &Path, conninfo: &str, sql: &str) -> (bool, String, String) {
     run(realm
         .command("psql")
         .env("KRB5CCNAME", format!("FILE:{}", cc.display()))
@@ -55,11 +55,16 @@ fn every_instance_logs_in_by_its_own_name_and_readers_stream_from_the_writer() {
     }
     // A write on the writer reaches every reader.
     realm
-        .admin_sql_on(&instances[0], "create table marks(n int); insert into marks values (7)")
+        .admin_sql_on(
+            &instances[0],
+            "create table marks(n int); insert into marks values (7)",
+        )
         .unwrap();
     for r in &instances[1..] {
         let seen = (0..100).any(|_| {
-            let n = realm.admin_sql_on(r, "select count(*) from marks").unwrap_or_default();
+            let n = realm
+                .admin_sql_on(r, "select count(*) from marks")
+                .unwrap_or_default();
             n == "1" || {
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 false
@@ -90,14 +95,20 @@ fn failover_promotes_a_reader_and_the_old_writer_comes_back_as_its_reader() {
     let cc = alice(&realm);
     let before = realm.writer().unwrap();
     realm
-        .admin_sql_on(&before, "create table marks(n int); insert into marks values (1)")
+        .admin_sql_on(
+            &before,
+            "create table marks(n int); insert into marks values (1)",
+        )
         .unwrap();
     let new = realm.failover().unwrap();
     assert_ne!(new.number, before.number);
     assert_eq!(new.number, 2, "the first running reader is promoted");
     let instances = realm.instances().unwrap();
     assert!(instances.iter().all(|i| i.running), "{instances:?}");
-    let old = instances.iter().find(|i| i.number == before.number).unwrap();
+    let old = instances
+        .iter()
+        .find(|i| i.number == before.number)
+        .unwrap();
     assert_eq!(old.role, Role::Reader);
     // libpq sees the new roles.
     let (ok, out, err) = psql(&realm, &cc, &realm.instance_conninfo("alice", &new), WHO);
@@ -112,7 +123,9 @@ fn failover_promotes_a_reader_and_the_old_writer_comes_back_as_its_reader() {
         .unwrap();
     for r in realm.readers().unwrap() {
         let seen = (0..100).any(|_| {
-            let n = realm.admin_sql_on(&r, "select count(*) from marks").unwrap_or_default();
+            let n = realm
+                .admin_sql_on(&r, "select count(*) from marks")
+                .unwrap_or_default();
             n == "2" || {
                 std::thread::sleep(std::time::Duration::from_millis(50));
                 false
@@ -122,7 +135,11 @@ fn failover_promotes_a_reader_and_the_old_writer_comes_back_as_its_reader() {
     }
     // realm.env now lists the new writer first.
     let env: std::collections::HashMap<String, String> = realm.env().unwrap().into_iter().collect();
-    assert!(env["PGHOST"].starts_with(&format!("{},", new.host)), "{}", env["PGHOST"]);
+    assert!(
+        env["PGHOST"].starts_with(&format!("{},", new.host)),
+        "{}",
+        env["PGHOST"]
+    );
     // And back: a second failover to a chosen reader works on the rewound instance.
     let again = realm.failover_to(before.number).unwrap();
     assert_eq!(again.number, before.number);
@@ -130,7 +147,9 @@ fn failover_promotes_a_reader_and_the_old_writer_comes_back_as_its_reader() {
         .admin_sql_on(&again, "insert into marks values (3)")
         .unwrap();
     assert_eq!(
-        realm.admin_sql_on(&again, "select count(*) from marks").unwrap(),
+        realm
+            .admin_sql_on(&again, "select count(*) from marks")
+            .unwrap(),
         "3"
     );
     // libpq finds the writer at the end of the list.
