@@ -104,12 +104,15 @@ impl Want {
     }
 
     /// libpq's queries for servers that do not report `in_hot_standby` (before 14).
-    pub(crate) async fn check_by_query(
+    pub(crate) async fn check_by_query<C>(
         self,
         client: &Client,
-        connection: &mut Connection,
+        connection: &mut C,
         limit: Duration,
-    ) -> Result<(bool, ServerState), Error> {
+    ) -> Result<(bool, ServerState), Error>
+    where
+        C: Future<Output = Result<(), tokio_postgres::Error>> + Unpin,
+    {
         match self {
             Want::Any => Ok((true, ServerState::default())),
             Want::ReadWrite | Want::ReadOnly => {
@@ -143,12 +146,15 @@ impl Want {
 
 /// Runs `sql` and returns the first column of its one row, driving the connection (not yet
 /// spawned: the caller gets it) meanwhile.
-async fn query_one_value(
+async fn query_one_value<C>(
     client: &Client,
-    connection: &mut Connection,
+    connection: &mut C,
     sql: &str,
     limit: Duration,
-) -> Result<String, Error> {
+) -> Result<String, Error>
+where
+    C: Future<Output = Result<(), tokio_postgres::Error>> + Unpin,
+{
     let query = client.simple_query(sql);
     let work = async {
         tokio::pin!(query);
@@ -256,6 +262,50 @@ mod tests {
                 on_ro_writer,
                 "{want:?} read-only writer"
             );
+        }
+    }
+
+    /// The queries libpq asks servers that do not report their state agree with what
+    /// PostgreSQL 15 reports, on a real writer and a real hot standby (reached over the
+    /// realm's private socket: the queries, not the login, are under test).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queries_agree_with_the_reported_state_on_a_writer_and_a_reader() {
+        let realm = aurora_krb_realm::Realm::start_temp(
+            aurora_krb_realm::RealmOptions::default().replicas(1),
+        )
+        .unwrap();
+        for instance in realm.instances().unwrap() {
+            let (client, mut connection) = tokio_postgres::connect(
+                &format!(
+                    "host={} port={} user=postgres dbname=postgres",
+                    realm.dir().join("run").display(),
+                    instance.port
+                ),
+                tokio_postgres::NoTls,
+            )
+            .await
+            .unwrap();
+            let standby = instance.role == aurora_krb_realm::Role::Reader;
+            for want in [
+                Want::ReadWrite,
+                Want::ReadOnly,
+                Want::Primary,
+                Want::Standby,
+            ] {
+                let reported = want
+                    .decide_reported(|n| connection.parameter(n))
+                    .expect("PostgreSQL 15 reports both");
+                let asked = want
+                    .check_by_query(&client, &mut connection, Duration::from_secs(10))
+                    .await
+                    .unwrap();
+                assert_eq!(asked.0, reported.0, "{want:?} on {}", instance.host);
+                let fits = match want {
+                    Want::ReadWrite | Want::Primary => !standby,
+                    _ => standby,
+                };
+                assert_eq!(asked.0, fits, "{want:?} on {}", instance.host);
+            }
         }
     }
 
