@@ -15,6 +15,11 @@
 #   down        stop both services
 #   status      print which services run
 #   env         print the client environment (export lines), also kept in realm.env
+#   failover [N]   as Aurora fails over: stop the writer, promote reader instance N (the first
+#               running reader when not given), point the other readers at it, and bring
+#               the old writer back as a reader (pg_rewind, else a new base backup)
+#   start-instance N | stop-instance N   start or stop one PostgreSQL instance (1 = the first)
+#   instances   print each instance: number, host name, port, role, running or stopped
 #
 # Settings:
 #   REALM_DIR        the realm's folder (required); everything the realm has lives there
@@ -31,6 +36,13 @@
 #   CERT_NAMES       space-separated DNS names of the server certificate (DB_HOST)
 #   PG_GSS_OPTIONS   options of the pg_hba.conf gss lines (include_realm=1 krb_realm=REALM);
 #                    the trust flavour drops krb_realm, which admits one realm only
+#   REPLICAS         readers beside the writer (0): hot standbys streaming from it, as the
+#                    reader instances of an Aurora cluster. With readers, every instance has
+#                    a host name of its own under DB_HOST's domain (for db.example.test:
+#                    db-instance-1.example.test, the first writer, then db-instance-2...),
+#                    with its service principal in postgres.keytab and its name in the
+#                    certificate; realm.env lists them, writer first. MIT flavour only
+#   PG_REPLICA_PORTS the readers' ports, space-separated (instance 2 on the first...)
 #   FLAVOR           mit (the default), ad or trust: ad hands every command to realm-ad.sh
 #                    beside this file, the same realm with a Samba AD domain controller as its
 #                    KDC; trust hands it to realm-trust.sh, the same realm plus a second
@@ -52,6 +64,8 @@ RENEW_LIFETIME=${RENEW_LIFETIME:-7d}
 CERT_NAMES=${CERT_NAMES:-$DB_HOST}
 PG_GSS_OPTIONS=${PG_GSS_OPTIONS:-include_realm=1 krb_realm=$REALM}
 if [ "$(id -u)" = 0 ]; then PG_OS_USER=${PG_OS_USER:-postgres}; else PG_OS_USER=$(id -un); fi
+REPLICAS=${REPLICAS:-0}
+PG_REPLICA_PORTS=${PG_REPLICA_PORTS:-}
 
 D=$REALM_DIR
 KDC_DIR=$D/kdc
@@ -69,6 +83,29 @@ export KRB5_CONFIG=$D/krb5.conf
 export KRB5_KDC_PROFILE=$KDC_DIR/kdc.conf
 
 die() { echo "realm.sh: $*" >&2; exit 1; }
+
+# The PostgreSQL instances: 1 is the first writer, 2.. the readers it was made with. Which one
+# writes now is kept in $D/writer (Aurora's roles move; its instances do not).
+instance_count() { echo $((REPLICAS + 1)); }
+instance_dir() { if [ "$1" = 1 ]; then echo "$PGDATA"; else echo "$D/pgdata-$1"; fi; }
+instance_log() { if [ "$1" = 1 ]; then echo "$D/pg.log"; else echo "$D/pg-$1.log"; fi; }
+instance_port() {
+    if [ "$1" = 1 ]; then echo "$PG_PORT"; return; fi
+    local ports
+    read -r -a ports <<< "$PG_REPLICA_PORTS"
+    [ -n "${ports[$(($1 - 2))]:-}" ] || die "no port for instance $1: PG_REPLICA_PORTS has ${#ports[@]} for $REPLICAS readers"
+    echo "${ports[$(($1 - 2))]}"
+}
+# An instance's host name: its own with readers (Aurora's instance endpoints), else DB_HOST.
+instance_host() {
+    if [ "$REPLICAS" = 0 ]; then echo "$DB_HOST"; return; fi
+    case "$DB_HOST" in
+        *.*) echo "${DB_HOST%%.*}-instance-$1.${DB_HOST#*.}" ;;
+        *)   echo "$DB_HOST-instance-$1" ;;
+    esac
+}
+instance_hosts() { local i; for i in $(seq "$(instance_count)"); do instance_host "$i"; done; }
+writer() { if [ -s "$D/writer" ]; then cat "$D/writer"; else echo 1; fi; }
 
 pg_bin() {
     local b
@@ -156,6 +193,15 @@ EOF
     cmds+="ktadd -k $D/app-svc.keytab app-svc"$'\n'
     cmds+="addprinc -randkey postgres/$DB_HOST"$'\n'
     cmds+="ktadd -k $D/postgres.keytab postgres/$DB_HOST"$'\n'
+    # With readers, each instance has its own name (and principal), in the one keytab that
+    # all instances read.
+    if [ "$REPLICAS" != 0 ]; then
+        local h
+        for h in $(instance_hosts); do
+            cmds+="addprinc -randkey postgres/$h"$'\n'
+            cmds+="ktadd -k $D/postgres.keytab postgres/$h"$'\n'
+        done
+    fi
     cmds+="modprinc -maxlife $TICKET_LIFETIME -maxrenewlife $RENEW_LIFETIME krbtgt/$REALM"$'\n'
     # kadmin.local echoes its input; the passwords must not reach the output.
     printf '%s' "$cmds" | kadmin.local -r "$REALM" >"$KDC_DIR/provision.log" 2>&1 \
@@ -166,8 +212,10 @@ EOF
 
 init_tls() {
     need openssl "Debian's openssl"
-    local names="" n i=1
-    for n in $CERT_NAMES; do names+="${names:+,}DNS:$n"; done
+    local names="" n i=1 all=$CERT_NAMES
+    # One certificate for every instance, as Aurora's covers all its endpoints.
+    [ "$REPLICAS" = 0 ] || all+=" $(instance_hosts | tr '\n' ' ')"
+    for n in $all; do names+="${names:+,}DNS:$n"; done
     openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
         -subj "/O=aurora-krb test realm/CN=aurora-krb test CA" \
         -keyout "$D/secrets/ca.key" -out "$D/ca.crt" 2>/dev/null
@@ -213,17 +261,28 @@ synchronous_commit = off
 full_page_writes = off
 log_connections = on
 log_line_prefix = '%m [%p] %q%u@%d '
+# Failovers: pg_rewind needs hint bits in the WAL.
+wal_log_hints = on
 EOF
+    # ... and full page writes on the writer it rewinds from.
+    [ "$REPLICAS" = 0 ] || echo "full_page_writes = on" >> "$PGDATA/postgresql.conf"
+    # What differs between instances (port, the writer to stream from) lives in each data
+    # folder's instance.conf; pg_basebackup and pg_rewind copy the writer's, so it is written
+    # after them.
+    echo "include_if_exists = 'instance.conf'" >> "$PGDATA/postgresql.conf"
+    write_instance_conf 1 ""
     # Aurora's rule: members of rds_ad log in with Kerberos; everyone else falls through to
     # password authentication (scram), which is what a role outside rds_ad meets on Aurora.
     cat > "$PGDATA/pg_hba.conf" <<EOF
-# The realm's administrator, over the realm's private socket only.
+# The realm's administrator, over the realm's private socket only; readers stream from the
+# writer there too.
 local     all  postgres  trust
+local     replication  postgres  trust
 hostssl   all  +rds_ad   all  gss $PG_GSS_OPTIONS
 hostgssenc all +rds_ad   all  gss $PG_GSS_OPTIONS
 host      all  all       all  scram-sha-256
 EOF
-    start_pg
+    start_instance 1
     as_pg "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$D/run" -p "$PG_PORT" -U postgres -d postgres <<EOF
 CREATE ROLE rds_ad NOLOGIN;
 CREATE ROLE rds_iam NOLOGIN;
@@ -232,6 +291,42 @@ CREATE ROLE "alice@$REALM" LOGIN IN ROLE rds_ad;
 CREATE ROLE "app-svc@$REALM" LOGIN IN ROLE rds_ad;
 CREATE ROLE "carol@$REALM" LOGIN;
 EOF
+    echo 1 > "$D/writer"
+    local i
+    for i in $(seq 2 "$(instance_count)"); do init_reader "$i"; done
+}
+
+# write_instance_conf N WRITER: instance N's own settings; with WRITER, N is a reader that
+# streams from instance WRITER as a hot standby.
+write_instance_conf() {
+    local dir conf
+    dir=$(instance_dir "$1")
+    conf="port = $(instance_port "$1")"
+    if [ -n "$2" ]; then
+        conf+=$'\n'"primary_conninfo = 'host=$D/run port=$(instance_port "$2") user=postgres application_name=$(instance_host "$1")'"
+        as_pg touch "$dir/standby.signal"
+    else
+        rm -f "$dir/standby.signal"
+    fi
+    printf '%s\n' "$conf" | as_pg tee "$dir/instance.conf" >/dev/null
+}
+
+# init_reader N: instance N anew, from a base backup of the writer, started as its hot standby.
+init_reader() {
+    local bin dir w
+    bin=$(pg_bin)
+    dir=$(instance_dir "$1")
+    w=$(writer)
+    rm -rf "$dir"
+    if [ "$(id -u)" = 0 ] && [ "$PG_OS_USER" != root ]; then
+        install -d -o "$PG_OS_USER" -m 700 "$dir"
+        touch "$(instance_log "$1")" && chown "$PG_OS_USER:" "$(instance_log "$1")"
+    fi
+    as_pg "$bin/pg_basebackup" -h "$D/run" -p "$(instance_port "$w")" -U postgres -D "$dir" \
+        -X stream -c fast --no-sync >/dev/null \
+        || die "the base backup of instance $1 failed"
+    write_instance_conf "$1" "$w"
+    start_instance "$1"
 }
 
 kdc_pid() { [ -f "$KDC_DIR/kdc.pid" ] && cat "$KDC_DIR/kdc.pid"; }
@@ -254,30 +349,120 @@ stop_kdc() {
     rm -f "$KDC_DIR/kdc.pid"
 }
 
-start_pg() {
-    local bin
+start_instance() {
+    local bin dir log
     bin=$(pg_bin)
-    [ -f "$PGDATA/PG_VERSION" ] || die "the realm in $D has no PostgreSQL cluster: run init first"
-    as_pg "$bin/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1 && return 0
-    as_pg "$bin/pg_ctl" start -D "$PGDATA" -l "$D/pg.log" -w -t 30 -s >/dev/null \
-        || die "PostgreSQL did not start: see $D/pg.log"
+    dir=$(instance_dir "$1")
+    log=$(instance_log "$1")
+    [ -f "$dir/PG_VERSION" ] || die "the realm in $D has no PostgreSQL instance $1: run init first"
+    as_pg "$bin/pg_ctl" status -D "$dir" >/dev/null 2>&1 && return 0
+    # -w: a hot standby counts as started once it accepts (read-only) connections.
+    as_pg "$bin/pg_ctl" start -D "$dir" -l "$log" -w -t 30 -s >/dev/null \
+        || die "PostgreSQL (instance $1) did not start: see $log"
+}
+
+stop_instance() {
+    local bin dir
+    bin=$(pg_bin)
+    dir=$(instance_dir "$1")
+    [ -f "$dir/postmaster.pid" ] || return 0
+    as_pg "$bin/pg_ctl" stop -D "$dir" -m fast -w -t 30 -s >/dev/null 2>&1 \
+        || as_pg "$bin/pg_ctl" stop -D "$dir" -m immediate -w -s >/dev/null 2>&1 || true
+}
+
+instance_running() {
+    local dir
+    dir=$(instance_dir "$1")
+    [ -f "$dir/postmaster.pid" ] && kill -0 "$(head -1 "$dir/postmaster.pid")" 2>/dev/null
+}
+
+# Every instance, the writer first.
+start_pg() {
+    local i w
+    w=$(writer)
+    start_instance "$w"
+    for i in $(seq "$(instance_count)"); do [ "$i" = "$w" ] || start_instance "$i"; done
 }
 
 stop_pg() {
-    local bin
+    local i
+    for i in $(seq "$(instance_count)" -1 1); do stop_instance "$i"; done
+}
+
+# failover [N]: Aurora's failover. The writer stops (Aurora fences it), reader N is promoted,
+# the other readers follow it, and the old writer comes back as a reader of the new one.
+failover() {
+    local bin old new i
     bin=$(pg_bin)
-    [ -f "$PGDATA/postmaster.pid" ] || return 0
-    as_pg "$bin/pg_ctl" stop -D "$PGDATA" -m fast -w -t 30 -s >/dev/null 2>&1 \
-        || as_pg "$bin/pg_ctl" stop -D "$PGDATA" -m immediate -w -s >/dev/null 2>&1 || true
+    [ "$REPLICAS" != 0 ] || die "failover needs readers: make the realm with REPLICAS=1 or more"
+    old=$(writer)
+    new=${1:-}
+    if [ -z "$new" ]; then
+        for i in $(seq "$(instance_count)"); do
+            if [ "$i" != "$old" ] && instance_running "$i"; then new=$i; break; fi
+        done
+        [ -n "$new" ] || die "no reader runs: start one (start-instance N) to fail over to"
+    fi
+    [ "$new" != "$old" ] || die "instance $new is already the writer"
+    [ "$new" -ge 1 ] && [ "$new" -le "$(instance_count)" ] || die "no instance $new"
+    instance_running "$new" || die "instance $new does not run: it cannot be promoted"
+    stop_instance "$old"
+    as_pg "$bin/pg_ctl" promote -D "$(instance_dir "$new")" -w -t 60 -s >/dev/null \
+        || die "promoting instance $new failed: see $(instance_log "$new")"
+    echo "$new" > "$D/writer"
+    write_instance_conf "$new" ""
+    # pg_rewind reads the new writer's timeline from its control file, which a promotion
+    # updates only at its next checkpoint.
+    as_pg "$bin/psql" -X -q -h "$D/run" -p "$(instance_port "$new")" -U postgres -d postgres \
+        -c CHECKPOINT >/dev/null || die "CHECKPOINT on the new writer (instance $new) failed"
+    for i in $(seq "$(instance_count)"); do
+        [ "$i" != "$new" ] && [ "$i" != "$old" ] || continue
+        write_instance_conf "$i" "$new"
+        # primary_conninfo is reloadable: the reader reconnects to the new writer and
+        # follows its timeline (recovery_target_timeline is latest).
+        if instance_running "$i"; then as_pg "$bin/pg_ctl" reload -D "$(instance_dir "$i")" -s >/dev/null; fi
+    done
+    # The old writer's last transactions may never have reached the new one: rewind it to
+    # the new writer's history, or copy it anew when that cannot be done.
+    if as_pg "$bin/pg_rewind" -D "$(instance_dir "$old")" \
+            --source-server="host=$D/run port=$(instance_port "$new") user=postgres dbname=postgres" \
+            >>"$D/rewind.log" 2>&1; then
+        write_instance_conf "$old" "$new"
+        start_instance "$old"
+    else
+        echo "pg_rewind of instance $old failed: a new base backup" >>"$D/rewind.log"
+        init_reader "$old"
+    fi
+    print_env > "$D/realm.env"
+}
+
+print_instances() {
+    local i w role state
+    w=$(writer)
+    for i in $(seq "$(instance_count)"); do
+        role=reader; [ "$i" = "$w" ] && role=writer
+        state=stopped; instance_running "$i" && state=running
+        echo "$i $(instance_host "$i") $(instance_port "$i") $role $state"
+    done
 }
 
 print_env() {
+    local hosts=$DB_HOST addrs=$CLIENT_PG_ADDR ports=$CLIENT_PG_PORT i w
+    if [ "$REPLICAS" != 0 ]; then
+        # Every instance, the writer first (libpq tries them in this order).
+        w=$(writer)
+        hosts=$(instance_host "$w"); ports=$(instance_port "$w")
+        for i in $(seq "$(instance_count)"); do
+            [ "$i" != "$w" ] || continue
+            hosts+=",$(instance_host "$i")"; addrs+=",$CLIENT_PG_ADDR"; ports+=",$(instance_port "$i")"
+        done
+    fi
     cat <<EOF
 export KRB5_CONFIG=$D/krb5.conf
 export KRB5CCNAME=FILE:$D/ccache
-export PGHOST=$DB_HOST
-export PGHOSTADDR=$CLIENT_PG_ADDR
-export PGPORT=$CLIENT_PG_PORT
+export PGHOST=$hosts
+export PGHOSTADDR=$addrs
+export PGPORT=$ports
 export PGUSER=alice@$REALM
 export PGDATABASE=postgres
 export PGSSLMODE=verify-full
@@ -288,10 +473,12 @@ EOF
 }
 
 status() {
-    local pid kdc=stopped pg=stopped
+    local pid kdc=stopped pg=stopped i all=1
     if pid=$(kdc_pid) && kill -0 "$pid" 2>/dev/null; then kdc="running (pid $pid)"; fi
-    if [ -f "$PGDATA/postmaster.pid" ] && kill -0 "$(head -1 "$PGDATA/postmaster.pid")" 2>/dev/null; then
-        pg="running (pid $(head -1 "$PGDATA/postmaster.pid"))"
+    # With readers: running when every instance runs.
+    for i in $(seq "$(instance_count)"); do instance_running "$i" || all=0; done
+    if [ "$all" = 1 ]; then
+        pg="running (pid $(head -1 "$(instance_dir "$(writer)")/postmaster.pid"))"
     fi
     echo "kdc: $kdc"
     echo "postgres: $pg"
@@ -327,5 +514,9 @@ case "$cmd" in
     down)      stop_pg; stop_kdc ;;
     status)    status ;;
     env)       print_env ;;
+    failover)  failover "${2:-}" ;;
+    start-instance) start_instance "${2:?start-instance needs an instance number}" ;;
+    stop-instance)  stop_instance "${2:?stop-instance needs an instance number}" ;;
+    instances) print_instances ;;
     *)         die "unknown command '${cmd}': see the usage at the top of this script" ;;
 esac

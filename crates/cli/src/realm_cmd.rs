@@ -29,6 +29,17 @@ enum Action {
     Status,
     /// Print the realm's client environment as `export` lines: `eval "$(aurora-krb realm env)"`.
     Env,
+    /// Fail over as Aurora does (a realm made with --replicas): stop the writer, promote a
+    /// reader, and bring the old writer back as a reader of the new one.
+    Failover(FailoverArgs),
+}
+
+#[derive(Args)]
+struct FailoverArgs {
+    /// The reader instance to promote (its number in `status`) [default: the first running
+    /// reader].
+    #[arg(long)]
+    to: Option<u32>,
 }
 
 #[derive(Args)]
@@ -49,6 +60,11 @@ struct UpArgs {
     /// [default: mit]
     #[arg(long, value_enum)]
     flavor: Option<FlavorArg>,
+    /// Readers beside the writer, as in an Aurora cluster: hot standbys streaming from it,
+    /// each with a host name (db-instance-N.example.test), service principal and port of its
+    /// own; realm.env lists them, writer first (MIT flavour) [default: 0].
+    #[arg(long)]
+    replicas: Option<u32>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -79,6 +95,7 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
             options.kdc_port = up.kdc_port;
             options.pg_port = up.pg_port;
             options.flavor = flavor.unwrap_or_default();
+            options.replicas = up.replicas.unwrap_or(0);
             let realm = Realm::up(&dir, options)
                 .with_context(|| format!("starting the realm in {}", dir.display()))?;
             println!(
@@ -104,6 +121,7 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            print_instances(&realm)?;
             println!("folder: {}", realm.dir().display());
             let user = if realm.flavor() == Flavor::Trust {
                 "dave"
@@ -141,9 +159,27 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                 realm.db_host(),
                 realm.pg_port()
             );
+            print_instances(&realm)?;
             if !(status.kdc && status.postgres) {
                 return Ok(ExitCode::from(1));
             }
+        }
+        Action::Failover(f) => {
+            let realm = Realm::open(&dir)?;
+            let started = Instant::now();
+            let old = realm.writer()?;
+            let new = match f.to {
+                Some(n) => realm.failover_to(n)?,
+                None => realm.failover()?,
+            };
+            println!(
+                "failed over in {} ms: {} (127.0.0.1:{}) is the writer; {} is a reader of it",
+                started.elapsed().as_millis(),
+                new.host,
+                new.port,
+                old.host
+            );
+            print_instances(&realm)?;
         }
         Action::Env => {
             let realm = Realm::open(&dir)?;
@@ -153,6 +189,27 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// With readers: one line per instance (number, host name, port, role, running or not).
+fn print_instances(realm: &Realm) -> anyhow::Result<()> {
+    if realm.replicas() == 0 {
+        return Ok(());
+    }
+    for i in realm.instances()? {
+        println!(
+            "  instance {}: {} on 127.0.0.1:{}, {}, {}",
+            i.number,
+            i.host,
+            i.port,
+            match i.role {
+                aurora_krb_realm::Role::Writer => "writer",
+                aurora_krb_realm::Role::Reader => "reader",
+            },
+            if i.running { "running" } else { "stopped" }
+        );
+    }
+    Ok(())
 }
 
 /// A realm keeps the settings it was made with: a flag that asks for others is an error, not
@@ -172,6 +229,9 @@ fn refuse_changes(
     }
     if let Some(p) = up.pg_port.filter(|p| *p != realm.pg_port()) {
         differ.push(format!("--pg-port {p} (it is {})", realm.pg_port()));
+    }
+    if let Some(r) = up.replicas.filter(|r| *r != realm.replicas()) {
+        differ.push(format!("--replicas {r} (it has {})", realm.replicas()));
     }
     if let Some(l) = lifetime.filter(|l| *l != realm.ticket_lifetime()) {
         differ.push(format!(

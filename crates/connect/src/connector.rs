@@ -1,13 +1,16 @@
 //! The connector: the settings, the shared TLS setup and Kerberos credential, and the
 //! whole login with its fallbacks (GSS encryption first under `gssencmode`, then TLS).
 
+use crate::config::HostTarget;
 use crate::credentials::{Credentials, SharedCredentials};
 use crate::error::{GssSite, Kind};
 use crate::{
     Authenticated, Config, CredentialInfo, CredentialSource, Error, ErrorKind, GssEncMode,
     GssStart, Stream, Transport, gss, gssenc, ms, tls,
 };
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -29,6 +32,12 @@ pub(crate) struct Inner {
     pub(crate) hostbased: String,
     /// The service principal as the KDC spells it (`postgres/host`).
     pub(crate) service: String,
+    /// With a list of hosts: one connector per host, in the list's order, sharing the
+    /// credential and the TLS setup, each with its host's service principal and TLS name.
+    pub(crate) targets: Vec<Connector>,
+    /// A host's own mark of the credential generation whose cache holds its service ticket;
+    /// `None` for the connector of the whole list, which keeps the credential's mark.
+    own_warm: Option<AtomicU64>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -69,6 +78,15 @@ impl Connector {
             config.credentials.clone(),
             config.kdc_timeout,
         ));
+        let hosts = config.get_hosts();
+        let targets = if hosts.len() > 1 {
+            hosts
+                .iter()
+                .map(|t| Connector::for_host(&config, &tls, &creds, t))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Connector {
             inner: Arc::new(Inner {
                 config,
@@ -76,8 +94,45 @@ impl Connector {
                 creds,
                 hostbased,
                 service,
+                targets,
+                own_warm: None,
             }),
         })
+    }
+
+    /// The connector of one host of a list: its service principal and TLS name, the shared
+    /// credential and TLS setup (no file is read again).
+    fn for_host(
+        config: &Config,
+        tls: &tls::TlsSetup,
+        creds: &SharedCredentials,
+        target: &HostTarget,
+    ) -> Connector {
+        let mut config = config.clone();
+        config.hosts([target.clone()]);
+        let mut tls = tls.clone();
+        tls.host = config.tls_host_for(target).unwrap_or_default();
+        let host = config.krb_host_for(target).unwrap_or_default().to_string();
+        let (hostbased, service) = gss::service_names(config.get_krbsrvname(), &host);
+        Connector {
+            inner: Arc::new(Inner {
+                config,
+                tls,
+                creds: creds.clone(),
+                hostbased,
+                service,
+                targets: Vec::new(),
+                own_warm: Some(AtomicU64::new(0)),
+            }),
+        }
+    }
+
+    /// The mark of the credential generation whose cache holds this host's service ticket.
+    fn warm(&self) -> &AtomicU64 {
+        self.inner
+            .own_warm
+            .as_ref()
+            .unwrap_or(&self.inner.creds.warm_generation)
     }
 
     /// The settings.
@@ -85,7 +140,8 @@ impl Connector {
         &self.inner.config
     }
 
-    /// The service principal asked for, as the KDC spells it (`postgres/host`).
+    /// The service principal asked for at the first host, as the KDC spells it
+    /// (`postgres/host`).
     pub fn service_principal(&self) -> &str {
         &self.inner.service
     }
@@ -100,32 +156,41 @@ impl Connector {
         }
     }
 
-    /// Opens a Kerberos-authenticated connection, bounded by `connect_timeout`.
+    /// Opens a Kerberos-authenticated connection: the first host of the list (`host`,
+    /// `hostaddr`, `port`) that accepts the login and fits `target_session_attrs`. Each
+    /// address tried is bounded by `connect_timeout`. See [`Connector::connect_session`] for
+    /// where it landed.
     pub async fn connect(&self) -> Result<(tokio_postgres::Client, Connection), Error> {
-        let limit = self.inner.config.connect_timeout;
         let span = tracing::info_span!(
             "login",
             host = self.inner.config.get_host().unwrap_or(""),
-            port = self.inner.config.port
+            port = self.inner.config.port,
+            hosts = self.inner.config.get_hosts().len()
         );
         let started = Instant::now();
-        let r = tokio::time::timeout(limit, self.connect_unbounded())
-            .instrument(span.clone())
-            .await
-            .map_err(|_| Error::timeout("login", limit))
-            .and_then(|r| r);
+        let r = self.connect_session().instrument(span.clone()).await;
         span.in_scope(|| match &r {
-            Ok(_) => tracing::debug!(elapsed_ms = ms(started), "login done"),
+            Ok(s) => tracing::debug!(
+                elapsed_ms = ms(started),
+                landed = %s.target.describe(),
+                "login done"
+            ),
             Err(e) => tracing::debug!(elapsed_ms = ms(started), kind = ?e.kind(), "login failed"),
         });
-        r
+        r.map(crate::Session::into_parts)
     }
 
-    async fn connect_unbounded(&self) -> Result<(tokio_postgres::Client, Connection), Error> {
+    /// One login at `addr` of this connector's host, GSS encryption first when
+    /// `gssencmode` says so.
+    pub(crate) async fn login_at(
+        &self,
+        target: &HostTarget,
+        addr: SocketAddr,
+    ) -> Result<(tokio_postgres::Client, Connection), Error> {
         match self.inner.config.gss_enc_mode {
             GssEncMode::Disable => {}
             mode => {
-                let attempt = match self.gss_encrypted_login().await {
+                let attempt = match self.gss_encrypted_login(target, addr).await {
                     Ok(Some(auth)) => self.finish(auth).await.map(Some),
                     other => other.map(|_| None),
                 };
@@ -161,9 +226,10 @@ impl Connector {
                 // connection, so TLS needs a new one.
             }
         }
+        let limit = self.inner.config.connect_timeout;
         // The ticket work runs on the blocking pool while TCP and TLS are under way.
         let network = async {
-            let d = self.dial().await?;
+            let d = self.dial_addr(target, addr, limit).await?;
             self.tls(d).await
         };
         let (secured, gss) = tokio::join!(network, self.gss_init());
@@ -174,12 +240,19 @@ impl Connector {
     }
 
     /// GSS encryption instead of TLS: `None` when the server declines it.
-    async fn gss_encrypted_login(&self) -> Result<Option<Authenticated>, Error> {
+    async fn gss_encrypted_login(
+        &self,
+        target: &HostTarget,
+        addr: SocketAddr,
+    ) -> Result<Option<Authenticated>, Error> {
         let started = Instant::now();
         let span = tracing::info_span!("gss_encryption");
-        let (dialed, gss) = tokio::join!(self.dial(), self.gss_init_with(gss::ENC_FLAGS));
-        let (dialed, gss) = (dialed?, gss?);
         let limit = self.inner.config.connect_timeout;
+        let (dialed, gss) = tokio::join!(
+            self.dial_addr(target, addr, limit),
+            self.gss_init_with(gss::ENC_FLAGS)
+        );
+        let (dialed, gss) = (dialed?, gss?);
         let Some((stream, principal)) = gssenc::negotiate(dialed.stream, gss, limit)
             .instrument(span.clone())
             .await?
@@ -259,8 +332,9 @@ impl Connector {
             service: self.inner.service.clone(),
         };
         let kdc_timeout = self.inner.config.kdc_timeout;
-        // The first login of a credential fetches the service ticket; others wait for it
-        // instead of each asking the KDC, and share its timeout (see `warm_up`).
+        // The first login of a credential at a host fetches the host's service ticket;
+        // others wait for it instead of each asking the KDC, and share its timeout (see
+        // `warm_up`).
         let first = || {
             gss::start(
                 &cur,
@@ -270,7 +344,10 @@ impl Connector {
                 flags,
             )
         };
-        if let Some(r) = creds.warm_up(cur.generation, kdc_timeout, first).await {
+        if let Some(r) = creds
+            .warm_up(self.warm(), cur.generation, kdc_timeout, first)
+            .await
+        {
             return r;
         }
         gss::start(&cur, &self.inner.hostbased, site, kdc_timeout, flags).await

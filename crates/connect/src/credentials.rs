@@ -181,6 +181,7 @@ impl Credentials {
     /// fail with it at once rather than each asking the silent KDC.
     pub(crate) async fn warm_up<T, F, Fut>(
         &self,
+        warm: &AtomicU64,
         generation: u64,
         limit: Duration,
         attempt: F,
@@ -189,12 +190,12 @@ impl Credentials {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        if self.warm_generation.load(Ordering::Acquire) == generation {
+        if warm.load(Ordering::Acquire) == generation {
             return None;
         }
         let arrived = Instant::now();
         let _g = self.acquire_lock.lock().await;
-        if self.warm_generation.load(Ordering::Acquire) == generation {
+        if warm.load(Ordering::Acquire) == generation {
             return None;
         }
         let which = Attempt::Ticket(generation);
@@ -203,7 +204,7 @@ impl Credentials {
         }
         let r = attempt().await;
         if r.is_ok() {
-            self.warm_generation.store(generation, Ordering::Release);
+            warm.store(generation, Ordering::Release);
         }
         self.note_outcome(which, &r);
         Some(r)
@@ -465,11 +466,16 @@ mod tests {
             .map(|_| {
                 let (c, a) = (creds.clone(), attempts.clone());
                 tokio::spawn(async move {
-                    c.warm_up(1, Duration::from_millis(100), || async {
-                        a.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        Err::<(), _>(Error::timeout("Kerberos", Duration::from_millis(100)))
-                    })
+                    c.warm_up(
+                        &c.warm_generation,
+                        1,
+                        Duration::from_millis(100),
+                        || async {
+                            a.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Err::<(), _>(Error::timeout("Kerberos", Duration::from_millis(100)))
+                        },
+                    )
                     .await
                 })
             })
@@ -481,11 +487,21 @@ mod tests {
         assert_eq!(attempts.load(Ordering::SeqCst), 1);
         // The KDC is back: the next login tries again, and its success warms the cache.
         let r = creds
-            .warm_up(1, Duration::from_millis(100), || async { Ok(()) })
+            .warm_up(
+                &creds.warm_generation,
+                1,
+                Duration::from_millis(100),
+                || async { Ok(()) },
+            )
             .await;
         assert!(matches!(r, Some(Ok(()))));
         let r = creds
-            .warm_up(1, Duration::from_millis(100), || async { Ok(()) })
+            .warm_up(
+                &creds.warm_generation,
+                1,
+                Duration::from_millis(100),
+                || async { Ok(()) },
+            )
             .await;
         assert!(r.is_none(), "warm after the success");
     }

@@ -50,7 +50,9 @@ mod password;
 #[cfg(feature = "deadpool")]
 pub mod pool;
 mod secure;
+mod session;
 mod startup;
+mod target;
 mod tls;
 
 pub use authenticate::Authenticated;
@@ -63,6 +65,8 @@ pub use gss::{GssFlags, GssStart};
 pub use gssenc::GssEncStream;
 pub use handoff::{Stream, Transport};
 pub use secure::Secured;
+pub use session::{ServerState, Session};
+pub use target::{Attempt, Outcome};
 pub use tls::{PeerCertificate, TlsInfo};
 
 /// Milliseconds since `since`, for the tracing events of each step.

@@ -105,8 +105,7 @@ pub(crate) fn write_script(dir: &Path, flavor: Flavor) -> Result<(), Error> {
         return Ok(());
     }
     let path = dir.join("realm-ad.sh");
-    std::fs::write(&path, AD_SCRIPT)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    crate::write_script_file(&path, AD_SCRIPT)
 }
 
 /// The AD realm's address and KDC port; `None` for the MIT flavour.

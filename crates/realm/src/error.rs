@@ -39,6 +39,9 @@ pub enum Error {
     /// No free port could be found on the loopback interface.
     #[error("no free loopback port for {0}")]
     NoPort(&'static str),
+    /// The realm cannot do what was asked (the reason says why and what to do).
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 impl Error {

@@ -36,16 +36,22 @@
 //! break. [`Realm::principal`] names them in their own realm. A third realm,
 //! `BRANCH.EXAMPLE.NET` (user `erin`), reaches the AWS realm only through the on-premises one:
 //! a transitive path, named in `[capaths]`.
+//!
+//! With [`RealmOptions::replicas`], PostgreSQL runs as an Aurora cluster: a writer and hot
+//! standby readers, each [`Instance`] with a host name, service principal and port of its
+//! own; [`Realm::failover`] moves the writer's role as Aurora does.
 #![forbid(unsafe_code)]
 
 mod ad;
 mod error;
 mod ports;
+mod replicas;
 mod state;
 mod trust;
 
 pub use ad::AdFault;
 pub use error::Error;
+pub use replicas::{Instance, Role};
 pub use state::{Flavor, RealmOptions};
 pub use trust::{BRANCH_REALM, TrustFault, USER_REALM, USER_REALM_USERS};
 
@@ -225,7 +231,8 @@ impl Realm {
         "127.0.0.1"
     }
 
-    /// PostgreSQL's port.
+    /// PostgreSQL's port; with readers, the port of instance 1 (the writer until a
+    /// failover: see [`Realm::instances`]).
     pub fn pg_port(&self) -> u16 {
         self.state.pg_port
     }
@@ -476,12 +483,11 @@ impl Realm {
     }
 
     /// Runs a command of the realm script with this realm's settings.
-    fn script(&self, args: &[&str]) -> Result<String, Error> {
+    pub(crate) fn script(&self, args: &[&str]) -> Result<String, Error> {
         let script = self.dir.join("realm.sh");
         // Written on every call so that a realm folder always runs the script of the
         // binary that manages it.
-        std::fs::write(&script, REALM_SCRIPT)
-            .map_err(|e| Error::io(format!("writing {}", script.display()), e))?;
+        write_script_file(&script, REALM_SCRIPT)?;
         ad::write_script(&self.dir, self.state.flavor)?;
         trust::write_script(&self.dir, self.state.flavor)?;
         let mut cmd = Command::new("bash");
@@ -560,6 +566,24 @@ impl Drop for Realm {
             let _ = temp.watchdog.wait();
         }
     }
+}
+
+/// Writes a script of the realm unless it is there already. Never in place: bash reads a
+/// script as it runs it, so a call running beside this one (two tests of one realm) would
+/// read a truncated file; a new file renamed over the old one leaves it its copy.
+pub(crate) fn write_script_file(path: &Path, text: &str) -> Result<(), Error> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let tmp = path.with_extension(format!(
+        "sh.{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// The folder `aurora-krb realm` uses when none is given: `$XDG_STATE_HOME/aurora-krb/realm`

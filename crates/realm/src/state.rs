@@ -49,6 +49,10 @@ pub struct RealmOptions {
     pub user_realm: String,
     /// The on-premises KDC's port (trust flavour); a free one when `None`.
     pub user_kdc_port: Option<u16>,
+    /// Readers beside the writer (0): hot standbys streaming from it, each an instance with
+    /// a host name and port of its own, as the instances of an Aurora cluster (see
+    /// [`Realm::instances`](crate::Realm::instances)). MIT flavour only.
+    pub replicas: u32,
 }
 
 impl Default for RealmOptions {
@@ -64,6 +68,7 @@ impl Default for RealmOptions {
             flavor: Flavor::Mit,
             user_realm: crate::trust::USER_REALM.into(),
             user_kdc_port: None,
+            replicas: 0,
         }
     }
 }
@@ -78,6 +83,12 @@ impl RealmOptions {
     /// Issues the server certificate for these names instead of the database host name.
     pub fn cert_names(mut self, names: Vec<String>) -> Self {
         self.cert_names = Some(names);
+        self
+    }
+
+    /// Adds `n` readers (hot standbys) beside the writer.
+    pub fn replicas(mut self, n: u32) -> Self {
+        self.replicas = n;
         self
     }
 
@@ -111,12 +122,22 @@ pub(crate) struct State {
     /// The trust flavour's KDC of the on-premises forest's second tree (BRANCH.EXAMPLE.NET).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) branch_kdc_port: Option<u16>,
+    /// The readers' ports (instance 2 on the first); empty without readers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) replica_ports: Vec<u16>,
 }
 
 const STATE_FILE: &str = "realm.json";
 
 impl State {
     pub(crate) fn new(o: RealmOptions) -> Result<State, Error> {
+        if o.replicas > 0 && o.flavor != Flavor::Mit {
+            return Err(Error::Unsupported(format!(
+                "readers (replicas) with the {:?} flavour: only the MIT flavour has them; make \
+                 the realm with flavor mit, or without replicas",
+                o.flavor
+            )));
+        }
         let ad_addr = crate::ad::choose_addr(&o)?;
         let kdc_port = match o.kdc_port {
             _ if ad_addr.is_some() => crate::ad::KDC_PORT,
@@ -148,6 +169,23 @@ impl State {
         } else {
             (None, None, None)
         };
+        let mut replica_ports: Vec<u16> = Vec::new();
+        for _ in 0..o.replicas {
+            let mut found = None;
+            for _ in 0..20 {
+                let p = ports::free_port("a PostgreSQL reader", false)?;
+                let taken = [kdc_port, pg_port]
+                    .into_iter()
+                    .chain(user_kdc_port)
+                    .chain(branch_kdc_port)
+                    .chain(replica_ports.iter().copied());
+                if !taken.into_iter().any(|t| t == p) {
+                    found = Some(p);
+                    break;
+                }
+            }
+            replica_ports.push(found.ok_or(Error::NoPort("a PostgreSQL reader"))?);
+        }
         Ok(State {
             flavor: o.flavor,
             cert_names: o.cert_names.unwrap_or_else(|| vec![o.db_host.clone()]),
@@ -161,6 +199,7 @@ impl State {
             user_realm,
             user_kdc_port,
             branch_kdc_port,
+            replica_ports,
         })
     }
 
@@ -198,6 +237,15 @@ impl State {
             .env("PG_PORT", self.pg_port.to_string())
             .env("TICKET_LIFETIME", format!("{}s", self.ticket_lifetime_secs))
             .env("RENEW_LIFETIME", format!("{}s", self.renew_lifetime_secs))
+            .env("REPLICAS", self.replica_ports.len().to_string())
+            .env(
+                "PG_REPLICA_PORTS",
+                self.replica_ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
             .env_remove("CLIENT_KDC")
             .env_remove("CLIENT_PG_ADDR")
             .env_remove("CLIENT_PG_PORT");

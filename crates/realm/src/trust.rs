@@ -257,8 +257,7 @@ pub(crate) fn write_script(dir: &std::path::Path, flavor: Flavor) -> Result<(), 
         return Ok(());
     }
     let path = dir.join("realm-trust.sh");
-    std::fs::write(&path, TRUST_SCRIPT)
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    crate::write_script_file(&path, TRUST_SCRIPT)
 }
 
 /// The trust script's settings.

@@ -160,7 +160,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Some("PGCONNECT_TIMEOUT"),
         Unset,
         Implemented,
-        "Seconds, at most 3600. Unlike libpq, never unbounded: unset, empty or 0 means 30 s.",
+        "Seconds, at most 3600, for each address tried: the whole login there (TCP, TLS, \
+         Kerberos, startup, the `target_session_attrs` check), as libpq restarts its deadline \
+         with every address. A host list is bounded by this times the number of hosts. Unlike \
+         libpq, never unbounded: unset, empty or 0 means 30 s.",
         |c, v| {
             c.connect_timeout = parse_seconds("connect_timeout", v)?;
             Ok(())
@@ -185,8 +188,9 @@ pub const KEYWORDS: &[Keyword] = &[
         "Comma list of host names, tried in order (`Config::get_hosts`). Each host is also \
          the host of its Kerberos service principal and the name its certificate must carry. \
          Unix sockets and empty entries without a `hostaddr` are refused: Kerberos logins to \
-         Aurora go over TCP. Not applied by the connector yet: `Connector::new` refuses more \
-         than one host until multi-host dialing lands.",
+         Aurora go over TCP. A host that cannot be reached, refuses the login or does not fit \
+         `target_session_attrs` is skipped for the next; the error of a list names every host \
+         tried and why (`Error::attempts`).",
         |c, v| {
             c.hosts.set_host(v)?;
             c.sync_first_target();
@@ -280,8 +284,8 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Value("1"),
         Implemented,
-        "TCP keepalives on (non-zero, the default) or off (`Config::get_keepalives`). Not \
-         applied by the connector yet: its sockets have the OS settings (keepalives off).",
+        "TCP keepalives on (non-zero, the default) or off (`Config::get_keepalives`), set on \
+         every socket the connector dials (`SO_KEEPALIVE`).",
         |c, v| {
             c.keepalives = parse_int("keepalives", v)?.is_none_or(|n| n != 0);
             Ok(())
@@ -292,8 +296,8 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Seconds of idleness before the first probe; 0 or unset: the OS default. Not applied \
-         by the connector yet: `Connector::new` refuses a value.",
+        "Seconds of idleness before the first probe (`TCP_KEEPIDLE`); 0 or unset: the OS \
+         default.",
         |c, v| {
             c.keepalives_idle = parse_int("keepalives_idle", v)?
                 .filter(|n| *n > 0)
@@ -306,8 +310,7 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Seconds between probes; 0 or unset: the OS default. Not applied by the connector \
-         yet: `Connector::new` refuses a value.",
+        "Seconds between probes (`TCP_KEEPINTVL`); 0 or unset: the OS default.",
         |c, v| {
             c.keepalives_interval = parse_int("keepalives_interval", v)?
                 .filter(|n| *n > 0)
@@ -320,8 +323,8 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Probes lost before the connection is dead; 0 or unset: the OS default. Not applied \
-         by the connector yet: `Connector::new` refuses a value.",
+        "Probes lost before the connection is dead (`TCP_KEEPCNT`); 0 or unset: the OS \
+         default.",
         |c, v| {
             c.keepalives_count = parse_int("keepalives_count", v)?.filter(|n| *n > 0);
             Ok(())
@@ -332,9 +335,9 @@ pub const KEYWORDS: &[Keyword] = &[
         None,
         Unset,
         Implemented,
-        "Milliseconds sent data may stay unacknowledged (`TCP_USER_TIMEOUT`, Linux); 0 or \
-         unset: the OS default. Not applied by the connector yet: `Connector::new` refuses \
-         a value.",
+        "Milliseconds sent data may stay unacknowledged (`TCP_USER_TIMEOUT`, Linux only, as \
+         in libpq); 0 or unset: the OS default. Bounds the hang on a fenced Aurora writer \
+         while a query is in flight, where keepalives do not fire.",
         |c, v| {
             c.tcp_user_timeout = parse_int("tcp_user_timeout", v)?
                 .filter(|n| *n > 0)
@@ -673,8 +676,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Value("any"),
         Implemented,
         "`any`, `read-write`, `read-only`, `primary`, `standby`, `prefer-standby` \
-         (`Config::get_target_session_attrs`). Not applied by the connector yet: \
-         `Connector::new` refuses any but `any`.",
+         (`Config::get_target_session_attrs`), decided as libpq: from `in_hot_standby` and \
+         `default_transaction_read_only` when the server reports them (PostgreSQL 14+), else \
+         by `SHOW transaction_read_only` or `SELECT pg_is_in_recovery()`. `prefer-standby` \
+         keeps the first other server open and uses it when no standby answers.",
         |c, v| {
             c.target_session_attrs = v.parse::<TargetSessionAttrs>()?;
             Ok(())
@@ -685,8 +690,8 @@ pub const KEYWORDS: &[Keyword] = &[
         Some("PGLOADBALANCEHOSTS"),
         Value("disable"),
         Implemented,
-        "`disable` (hosts in order) or `random` (`Config::get_load_balance_hosts`). Not \
-         applied by the connector yet: `Connector::new` refuses `random`.",
+        "`disable` (hosts in order) or `random`: hosts shuffled, then each host's addresses \
+         (`Config::get_load_balance_hosts`).",
         |c, v| {
             c.load_balance_hosts = v.parse::<LoadBalanceHosts>()?;
             Ok(())

@@ -1049,48 +1049,7 @@ impl Config {
                  require_auth=gss,scram-sha-256), or drop the password fallback",
             ));
         }
-        self.refuse_pending(&targets)
-    }
-
-    /// Settings parsed and stored but not yet applied by the connector's dialing and login
-    /// code: refused by name rather than silently ignored. Remove each check once the
-    /// connector honours the setting.
-    fn refuse_pending(&self, targets: &[HostTarget]) -> Result<(), Error> {
-        let mut pending = Vec::new();
-        if targets.len() > 1 {
-            pending.push(format!("a list of {} hosts", targets.len()));
-        }
-        if self.load_balance_hosts != LoadBalanceHosts::Disable {
-            pending.push("load_balance_hosts=random".into());
-        }
-        if self.target_session_attrs != TargetSessionAttrs::Any {
-            pending.push(format!(
-                "target_session_attrs={}",
-                self.target_session_attrs.as_str()
-            ));
-        }
-        for (set, key) in [
-            (self.keepalives_idle.is_some(), "keepalives_idle"),
-            (self.keepalives_interval.is_some(), "keepalives_interval"),
-            (self.keepalives_count.is_some(), "keepalives_count"),
-            (self.tcp_user_timeout.is_some(), "tcp_user_timeout"),
-        ] {
-            if set {
-                pending.push(key.into());
-            }
-        }
-        if pending.is_empty() {
-            return Ok(());
-        }
-        Err(Error::config(
-            format!(
-                "{} {} parsed but not applied yet by the connector",
-                pending.join(", "),
-                if pending.len() == 1 { "is" } else { "are" }
-            ),
-            "remove it for now: the connector dials the first host only, with the system's \
-             TCP settings, until multi-host dialing lands",
-        ))
+        Ok(())
     }
 }
 
@@ -1337,25 +1296,14 @@ mod tests {
 
     #[test]
     fn settings_the_connector_does_not_apply_yet_are_refused_by_name() {
-        for (s, needle) in [
-            ("host=a,b", "a list of 2 hosts"),
-            (
-                "host=a load_balance_hosts=random",
-                "load_balance_hosts=random",
-            ),
-            (
-                "host=a target_session_attrs=read-write",
-                "target_session_attrs",
-            ),
-            ("host=a keepalives_idle=1", "keepalives_idle"),
-            ("host=a keepalives_interval=1", "keepalives_interval"),
-            ("host=a keepalives_count=1", "keepalives_count"),
-            ("host=a tcp_user_timeout=1", "tcp_user_timeout"),
+        // Host lists and the settings that choose among the hosts are applied.
+        for s in [
+            "host=a,b",
+            "host=a,b load_balance_hosts=random",
+            "host=a,b target_session_attrs=read-write",
+            "host=a,b target_session_attrs=prefer-standby",
         ] {
-            let c = Config::parse(s).unwrap();
-            let e = c.validate().unwrap_err();
-            assert!(e.to_string().contains(needle), "{s}: {e}");
-            assert!(e.to_string().contains("not applied yet"), "{s}: {e}");
+            Config::parse(s).unwrap().validate().unwrap();
         }
         // channel_binding is applied to the password fallback (see `password`).
         for mode in ["disable", "prefer", "require"] {
@@ -1364,9 +1312,10 @@ mod tests {
             c.password_fallback(Secret::new("pw"));
             c.validate().unwrap();
         }
-        // The defaults, given explicitly, pass.
+        // The defaults, given explicitly, pass; so do the socket options the dialler sets.
         Config::parse(
-            "host=a keepalives=1 keepalives=0 target_session_attrs=any load_balance_hosts=disable",
+            "host=a keepalives=1 keepalives=0 target_session_attrs=any load_balance_hosts=disable \
+             keepalives_idle=1 keepalives_interval=1 keepalives_count=1 tcp_user_timeout=1",
         )
         .unwrap()
         .validate()

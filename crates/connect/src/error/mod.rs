@@ -165,6 +165,8 @@ struct Inner {
     /// The MIT krb5 com_err code of a failed Kerberos call.
     krb5_code: Option<i32>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// The hosts a login tried, and why each was not used.
+    attempts: Vec<crate::target::Attempt>,
 }
 
 impl Error {
@@ -175,6 +177,7 @@ impl Error {
             setting: None,
             krb5_code: None,
             source: None,
+            attempts: Vec::new(),
         }))
     }
 
@@ -217,6 +220,17 @@ impl Error {
     ) -> Error {
         self.0.source = Some(Box::new(source));
         self
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: Vec<crate::target::Attempt>) -> Error {
+        self.0.attempts = attempts;
+        self
+    }
+
+    /// The hosts of the list that [`Connector::connect`](crate::Connector::connect) tried,
+    /// in order, and why each was not used (empty for errors of a single step).
+    pub fn attempts(&self) -> &[crate::target::Attempt] {
+        &self.0.attempts
     }
 
     /// What kind of failure this is.
