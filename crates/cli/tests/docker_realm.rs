@@ -456,6 +456,9 @@ fn compose_ad_profile_serves_kerberos_logins_from_a_samba_dc_to_the_host() {
 
 fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
     remove_stale_projects()?;
+    // `docker compose` (v2) and `docker-compose` (1.29) may run one after the other: the
+    // project name tells their runs apart.
+    let compose_tag = compose.len();
 
     let started = Instant::now();
     run(
@@ -482,7 +485,7 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
             "{PROJECT_PREFIX}{}-{millis}-{}-{}",
             std::process::id(),
             format!("{flavor:?}").to_lowercase(),
-            compose.len()
+            compose_tag
         ),
         env: vec![
             ("REALM_DATA".into(), data.display().to_string()),

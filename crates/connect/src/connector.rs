@@ -146,16 +146,6 @@ impl Connector {
         &self.inner.service
     }
 
-    pub(crate) fn addr_text(&self) -> String {
-        let c = &self.inner.config;
-        match (c.get_host(), c.hostaddr) {
-            (Some(h), Some(a)) => format!("{h} ({a}) port {}", c.port),
-            (Some(h), None) => format!("{h} port {}", c.port),
-            (None, Some(a)) => format!("{a} port {}", c.port),
-            (None, None) => format!("port {}", c.port),
-        }
-    }
-
     /// Opens a Kerberos-authenticated connection: the first host of the list (`host`,
     /// `hostaddr`, `port`) that accepts the login and fits `target_session_attrs`. Each
     /// address tried is bounded by `connect_timeout`. See [`Connector::connect_session`] for
