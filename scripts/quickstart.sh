@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cargo build -p aurora-krb
-bin=target/debug/aurora-krb
+bin=${CARGO_TARGET_DIR:-target}/debug/aurora-krb
 
 dir=${AURORA_KRB_REALM_DIR:-}
 "$bin" realm up ${dir:+--dir "$dir"}
