@@ -160,7 +160,7 @@ pub(crate) fn host_realm(host: &str) -> Option<String> {
     // SAFETY: `ctx` is a live context, `host` a NUL-terminated string that outlives the
     // call; on success `realms` is a NULL-terminated list the library allocated, read
     // before it is freed with its own function, once.
-    let realm = unsafe {
+    unsafe {
         let realm =
             if krb5_get_host_realm(ctx, host.as_ptr(), &mut realms) == 0 && !realms.is_null() {
                 let first = *realms;
@@ -174,6 +174,5 @@ pub(crate) fn host_realm(host: &str) -> Option<String> {
             };
         krb5_free_context(ctx);
         realm
-    };
-    realm
+    }
 }
