@@ -380,6 +380,14 @@ fn verdict_inner(
         ),
         Ticket::Obtained => {
             let summary = match issued(s) {
+                // The ticket into the database's realm came from the user's own KDC: the
+                // direct trust was used, whatever else the route allows.
+                Some(t) if cross(&t.server).map(|(_, from)| from) == Some(c.as_str()) => {
+                    format!(
+                        "{c} → {s} directly: {} obtained (session key {})",
+                        t.server, t.session_enctype
+                    )
+                }
                 Some(t) => format!(
                     "{path}: {} obtained (session key {})",
                     t.server, t.session_enctype
@@ -784,7 +792,12 @@ mod tests {
     fn a_working_trust_names_the_path_and_the_cross_realm_ticket() {
         let r = verdict(&healthy());
         assert_eq!(r.status, Status::Pass, "{r:?}");
-        assert!(r.summary.contains("ONPREM.EXAMPLE.COM → CORP.EXAMPLE.COM"));
+        assert!(
+            r.summary
+                .starts_with("ONPREM.EXAMPLE.COM → CORP.EXAMPLE.COM directly:"),
+            "{}",
+            r.summary
+        );
         assert!(
             r.summary
                 .contains("krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM obtained")
