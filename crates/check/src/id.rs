@@ -25,6 +25,10 @@ pub enum CheckId {
     Krb5Clock,
     /// `krb5.credentials`: the credential cache or keytab.
     Krb5Credentials,
+    /// `krb5.trust`: across a realm trust, the path from the user's realm to the database's,
+    /// those realms' KDCs, and the ticket across the trust. In the report only when the realms
+    /// differ (or the host seems mapped to the wrong one of several).
+    Krb5Trust,
     /// `krb5.service-ticket`: a ticket for the database's service principal.
     Krb5ServiceTicket,
     /// `server.tcp`: the TCP connection.
@@ -39,7 +43,7 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 13] = [
+    pub const ALL: [CheckId; 14] = [
         CheckId::AwsCluster,
         CheckId::AwsMembership,
         CheckId::AwsDirectory,
@@ -48,6 +52,7 @@ impl CheckId {
         CheckId::Krb5Kdc,
         CheckId::Krb5Clock,
         CheckId::Krb5Credentials,
+        CheckId::Krb5Trust,
         CheckId::Krb5ServiceTicket,
         CheckId::ServerTcp,
         CheckId::ServerTls,
@@ -66,6 +71,7 @@ impl CheckId {
             CheckId::Krb5Kdc => "krb5.kdc",
             CheckId::Krb5Clock => "krb5.clock",
             CheckId::Krb5Credentials => "krb5.credentials",
+            CheckId::Krb5Trust => "krb5.trust",
             CheckId::Krb5ServiceTicket => "krb5.service-ticket",
             CheckId::ServerTcp => "server.tcp",
             CheckId::ServerTls => "server.tls",
@@ -142,6 +148,7 @@ mod tests {
                 "krb5.kdc",
                 "krb5.clock",
                 "krb5.credentials",
+                "krb5.trust",
                 "krb5.service-ticket",
                 "server.tcp",
                 "server.tls",

@@ -40,6 +40,7 @@ pub mod probe;
 mod report;
 mod run;
 mod server;
+mod trust;
 
 pub use id::CheckId;
 pub use report::{CheckResult, Report, Status};

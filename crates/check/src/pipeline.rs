@@ -3,9 +3,12 @@
 //! ```text
 //! aws.* ─► krb5.config ─┬─► krb5.kdc ─► krb5.clock
 //!                       │        └──────────────┐
-//!                       ├─► krb5.credentials ───┴─► krb5.service-ticket ─┐
-//!                       └─► server.tcp ─► server.tls ───────────────────┴─► server.auth ─► server.role
+//!                       ├─► krb5.credentials ───┴─► krb5.trust ─► krb5.service-ticket ─┐
+//!                       └─► server.tcp ─► server.tls ─────────────────────────────────┴─► server.auth ─► server.role
 //! ```
+//! krb5.trust is in the report only when the user's realm differs from the database's (see
+//! `trust.rs`); it asks for the ticket across the trust itself, so krb5.service-ticket finds
+//! it in the cache, and is skipped when the trust is broken.
 //! The KDC probe, the credential cache and the TCP/TLS steps run at once; a keytab waits for
 //! the KDC (it needs it to obtain a ticket). A check whose prerequisite failed is skipped
 //! with the reason, so the first failure is the root cause.
@@ -136,9 +139,31 @@ pub async fn run(
         .unwrap_or_default();
     // The cluster's endpoint names (plain and domain-suffixed) are candidates too.
     cert_names.extend(env.aws.hosts.iter().cloned());
+    // The trust needs the configuration; it probes the KDCs of its path itself, and asks for
+    // the ticket only with usable credentials.
+    let trust_r = match blocked_by(&[&config]) {
+        Some(_) => None,
+        None => {
+            crate::trust::check(
+                connector,
+                &facts,
+                &env.credentials,
+                &cache.0,
+                creds_r.usable,
+                limit,
+            )
+            .await
+        }
+    };
+    if let Some(t) = &trust_r {
+        progress(t);
+    }
     let mut prereqs = vec![&config, &creds_r];
     if !cached_ticket {
         prereqs.push(&kdc_r);
+    }
+    if let Some(t) = &trust_r {
+        prereqs.push(t);
     }
     let (ticket_r, gss) = match blocked_by(&prereqs) {
         Some(reason) => (CheckResult::skip(CheckId::Krb5ServiceTicket, reason), None),
@@ -161,10 +186,8 @@ pub async fn run(
     };
     progress(&auth_r);
     progress(&role_r);
-    (
-        vec![
-            config, kdc_r, clock_r, creds_r, ticket_r, tcp, tls, auth_r, role_r,
-        ],
-        facts,
-    )
+    let mut checks = vec![config, kdc_r, clock_r, creds_r];
+    checks.extend(trust_r);
+    checks.extend([ticket_r, tcp, tls, auth_r, role_r]);
+    (checks, facts)
 }

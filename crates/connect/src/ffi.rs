@@ -259,3 +259,50 @@ pub(crate) fn init_cache(name: &str, principal: &str) -> bool {
     unsafe { krb5::krb5_free_principal(c.context, parsed) };
     code == 0
 }
+
+/// The realm MIT's library puts `host` in, as it will when it asks for the service ticket
+/// (`krb5_get_host_realm`: krb5.conf's `[domain_realm]`, then its other host-realm modules).
+/// `None` when it names none (the referral realm: the client's KDC is asked) or fails.
+///
+/// Reads krb5.conf (`KRB5_CONFIG` as it is now); asks no KDC. Errors use it to tell a
+/// failure across a realm trust from one inside a realm.
+pub(crate) fn host_realm(host: &str) -> Option<String> {
+    use std::ffi::{CStr, c_char, c_void};
+    // libgssapi links libgssapi_krb5 only; these four are libkrb5's stable API (krb5.h).
+    #[link(name = "krb5")]
+    unsafe extern "C" {
+        fn krb5_init_context(context: *mut *mut c_void) -> i32;
+        fn krb5_free_context(context: *mut c_void);
+        fn krb5_get_host_realm(
+            context: *mut c_void,
+            host: *const c_char,
+            realms: *mut *mut *mut c_char,
+        ) -> i32;
+        fn krb5_free_host_realm(context: *mut c_void, realms: *const *mut c_char) -> i32;
+    }
+    let host = CString::new(host).ok()?;
+    let mut ctx: *mut c_void = ptr::null_mut();
+    // SAFETY: `ctx` receives a context we own and free below, whatever happens after.
+    if unsafe { krb5_init_context(&mut ctx) } != 0 || ctx.is_null() {
+        return None;
+    }
+    let mut realms: *mut *mut c_char = ptr::null_mut();
+    // SAFETY: `ctx` is a live context, `host` a NUL-terminated string that outlives the
+    // call; on success `realms` is a NULL-terminated list the library allocated, read
+    // before it is freed with its own function, once.
+    unsafe {
+        let realm =
+            if krb5_get_host_realm(ctx, host.as_ptr(), &mut realms) == 0 && !realms.is_null() {
+                let first = *realms;
+                let r = (!first.is_null())
+                    .then(|| CStr::from_ptr(first).to_string_lossy().into_owned())
+                    .filter(|r| !r.is_empty());
+                krb5_free_host_realm(ctx, realms);
+                r
+            } else {
+                None
+            };
+        krb5_free_context(ctx);
+        realm
+    }
+}

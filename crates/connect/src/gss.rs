@@ -7,7 +7,7 @@
 //! the blocking pool under `kdc_timeout`.
 
 use crate::credentials::Current;
-use crate::error::{Error, GssSite, Kind, from_gss};
+use crate::error::{Error, GssSite, Kind, from_gss, from_gss_service_ticket};
 use libgssapi::context::{ClientCtx, CtxFlags, SecurityContext};
 use libgssapi::name::Name;
 use libgssapi::oid::{GSS_MECH_KRB5, GSS_NT_HOSTBASED_SERVICE};
@@ -143,9 +143,19 @@ pub(crate) async fn start(
         let name = Name::new(target.as_bytes(), Some(GSS_NT_HOSTBASED_SERVICE))
             .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;
         let mut ctx = ClientCtx::new(Some(cred_handle), name, flags, Some(GSS_MECH_KRB5));
-        let tok = ctx
-            .step(None, None)
-            .map_err(|e| from_gss(e.major.bits(), e.minor, e.to_string(), &site2))?;
+        let tok = ctx.step(None, None).map_err(|e| {
+            // This step asks the KDCs for the service ticket: the realm of the host tells a
+            // failure across a trust from one inside a realm.
+            let host = site2.service.split_once('/').map_or("", |(_, h)| h);
+            let realm = crate::ffi::host_realm(host);
+            from_gss_service_ticket(
+                e.major.bits(),
+                e.minor,
+                e.to_string(),
+                &site2,
+                realm.as_deref(),
+            )
+        })?;
         let flags = GssFlags(ctx.flags().map(|f| f.bits()).unwrap_or(0));
         let complete = ctx.is_complete();
         Ok::<_, Error>((ctx, tok.map(|b| b.to_vec()), flags, complete))

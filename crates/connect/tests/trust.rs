@@ -134,8 +134,9 @@ fn describe(e: &Option<Error>) -> String {
     match e {
         None => "login works".into(),
         Some(e) => format!(
-            "{:?}\n      cause: {}\n      detail: {}",
+            "{:?} {:?}\n      cause: {}\n      detail: {}",
             e.kind(),
+            e.krb5_code(),
             e.cause(),
             e.detail()
         ),
@@ -153,14 +154,17 @@ async fn a_missing_trust_key_as_connect_reports_it() {
     );
     for e in [cache, password] {
         let e = e.expect("the login should fail");
-        // What it says today: the service principal is unknown, though the principal the
-        // on-premises KDC did not find is the cross-realm krbtgt/CORP@ONPREM.
-        assert_eq!(e.kind(), ErrorKind::ServicePrincipalUnknown, "{e}");
+        // The principal the on-premises KDC did not find is the trust's, not the database's.
+        assert_eq!(e.kind(), ErrorKind::TrustMissing, "{e}");
+        assert_eq!(
+            e.principal(),
+            Some("krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM")
+        );
         assert!(
-            e.detail()
-                .contains("krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM"),
+            e.cause().contains("your realm ONPREM.EXAMPLE.COM")
+                && e.cause().contains("CORP.EXAMPLE.COM"),
             "{}",
-            e.detail()
+            e.cause()
         );
     }
 }
@@ -177,7 +181,11 @@ async fn the_on_premises_kdc_down_as_connect_reports_it() {
     for e in [cache, password] {
         let e = e.expect("the login should fail");
         assert_eq!(e.kind(), ErrorKind::KdcUnreachable, "{e}");
-        assert!(e.detail().contains("ONPREM.EXAMPLE.COM"), "{}", e.detail());
+        assert!(
+            e.cause().contains("realm ONPREM.EXAMPLE.COM"),
+            "the cause names the silent realm: {}",
+            e.cause()
+        );
     }
     // The keytab login meets it too.
     realm.inject_trust(TrustFault::UserKdcDown).unwrap();
@@ -186,9 +194,55 @@ async fn the_on_premises_kdc_down_as_connect_reports_it() {
     assert_eq!(e.kind(), ErrorKind::KdcUnreachable, "{e}");
 }
 
-/// Every fault through the connect crate: the table of what it says today (printed; run with
-/// --nocapture). Only whether the login fails is asserted here; the kinds of the faults
-/// above are asserted in their own tests.
+/// What a login meets with `fault` in place, from a cache and with a password alike; `None`
+/// where it works.
+fn expected(fault: TrustFault) -> Option<ErrorKind> {
+    Some(match fault {
+        TrustFault::KeyMissing | TrustFault::ReverseOnly | TrustFault::CapathsMissing => {
+            ErrorKind::TrustMissing
+        }
+        // MIT names the database's principal when the AWS KDC lacks the trust key: the
+        // cause says the trust's database side may be missing.
+        TrustFault::AwsSideMissing | TrustFault::DomainRealmToUserRealm => {
+            ErrorKind::ServicePrincipalUnknown
+        }
+        TrustFault::KeyDiffers
+        | TrustFault::KvnoDiffers
+        | TrustFault::Rc4AwsSide
+        | TrustFault::Rc4AwsRefusesRc4
+        | TrustFault::Rc4OnpremRefusesRc4 => ErrorKind::TrustKeyMismatch,
+        // A client handles only session keys, which stay AES.
+        TrustFault::Rc4ClientAesOnly => return None,
+        TrustFault::AwsRealmMissing => ErrorKind::WrongRealm,
+        TrustFault::RoleWithWrongRealm => ErrorKind::PasswordRequested,
+        TrustFault::UserKdcDown => ErrorKind::KdcUnreachable,
+        TrustFault::TransitRefused => ErrorKind::TrustPathRefused,
+        _ => panic!("{fault:?} has no expectation yet"),
+    })
+}
+
+/// Words the cause must hold for `fault`: the realms and the trust it concerns.
+fn expected_words(fault: TrustFault) -> &'static [&'static str] {
+    match fault {
+        TrustFault::KeyMissing | TrustFault::ReverseOnly => &[
+            "krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM",
+            "your realm ONPREM",
+        ],
+        TrustFault::CapathsMissing => &["krbtgt/CORP.EXAMPLE.COM@BRANCH.EXAMPLE.NET"],
+        TrustFault::AwsSideMissing => &["krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM", "one side"],
+        TrustFault::KeyDiffers
+        | TrustFault::KvnoDiffers
+        | TrustFault::Rc4AwsSide
+        | TrustFault::Rc4AwsRefusesRc4
+        | TrustFault::Rc4OnpremRefusesRc4 => &["your realm ONPREM.EXAMPLE.COM", "CORP.EXAMPLE.COM"],
+        TrustFault::TransitRefused => &["BRANCH.EXAMPLE.NET", "CORP.EXAMPLE.COM", "transitive"],
+        TrustFault::UserKdcDown => &["ONPREM.EXAMPLE.COM"],
+        _ => &[],
+    }
+}
+
+/// Every fault through the connect crate, from a cache and with a password: the kind and the
+/// words of its cause. The table of what it says is printed (run with --nocapture).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_trust_fault_as_connect_reports_it() {
     let (realm, _turn) = turn().await;
@@ -200,9 +254,22 @@ async fn every_trust_fault_as_connect_reports_it() {
             describe(&cache),
             describe(&password)
         ));
-        match fault {
-            TrustFault::Rc4ClientAesOnly => assert!(cache.is_none(), "{}", describe(&cache)),
-            _ => assert!(cache.is_some(), "{fault:?}: the login worked"),
+        for (how, e) in [("ccache", &cache), ("password", &password)] {
+            assert_eq!(
+                e.as_ref().map(Error::kind),
+                expected(fault),
+                "{fault:?} from the {how}: {}",
+                describe(e)
+            );
+            if let Some(e) = e {
+                for word in expected_words(fault) {
+                    assert!(
+                        e.cause().contains(word),
+                        "{fault:?} from the {how}: the cause lacks {word:?}: {}",
+                        e.cause()
+                    );
+                }
+            }
         }
         // Everything is healthy again.
         let user = fault.user();

@@ -369,6 +369,27 @@ impl Krb5Conf {
         v
     }
 
+    /// `[capaths] CLIENT = { SERVICE = ... }`: the realms a client of `client` goes through to
+    /// reach `service`, in the order written (`.` means directly), merged across files;
+    /// `None` when there is no such relation (MIT then tries the direct trust, then the path
+    /// the realms' names suggest).
+    pub fn capaths(&self, client: &str, service: &str) -> Option<Vec<&str>> {
+        let hops: Vec<&str> = self
+            .sections_named("capaths")
+            .flat_map(|s| s.nodes.iter())
+            .filter_map(|n| match n {
+                Node::Tree(t, nodes) if t == client => Some(nodes.iter()),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|n| match n {
+                Node::Value(t, v) if t == service => Some(v.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!hops.is_empty()).then_some(hops)
+    }
+
     /// The KDCs `[realms]` lists for `realm`.
     pub fn kdcs(&self, realm: &str) -> Vec<KdcSpec> {
         self.realm_values(realm, "kdc")

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 mod classify;
 pub use classify::krb5_codes;
-pub(crate) use classify::{GssSite, from_gss, from_server};
+pub(crate) use classify::{GssSite, from_gss, from_gss_service_ticket, from_server};
 
 /// What kind of failure an [`Error`] is. New kinds may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +63,17 @@ pub enum ErrorKind {
     Server,
     /// Another Kerberos (GSSAPI) failure.
     Gss,
+    /// A realm on the way from the user's realm to the database's has no key for the next
+    /// realm (`krbtgt/NEXT@REALM`, [`Error::principal`]): no trust between them, a trust made
+    /// the other way round, or a path through other realms that krb5.conf does not name.
+    TrustMissing,
+    /// The KDCs of the user's realm and the database's realm do not share the trust's key:
+    /// different passwords on the two sides, different key versions, or no common encryption
+    /// type.
+    TrustKeyMismatch,
+    /// A KDC refused the request on the way across realms by policy: the database's realm
+    /// does not accept the path the ticket took, or the user's directory refuses the account.
+    TrustPathRefused,
 }
 
 pub(crate) enum Kind {
@@ -82,6 +93,12 @@ pub(crate) enum Kind {
         detail: String,
     },
     KdcUnreachable {
+        /// The realm whose KDCs did not answer, when known.
+        realm: Option<String>,
+        /// The user's realm, when known.
+        client_realm: Option<String>,
+        /// The database's realm, when the service ticket was being asked for.
+        service_realm: Option<String>,
         detail: String,
     },
     ClockSkew {
@@ -89,6 +106,8 @@ pub(crate) enum Kind {
     },
     ServicePrincipalUnknown {
         principal: String,
+        /// The user's realm and the database's, when they differ.
+        across: Option<(String, String)>,
         detail: String,
     },
     ClientPrincipalUnknown {
@@ -150,6 +169,32 @@ pub(crate) enum Kind {
         message: String,
     },
     Gss {
+        detail: String,
+    },
+    TrustMissing {
+        /// `krbtgt/TO@FROM`.
+        principal: String,
+        /// The realm whose KDC lacks the key.
+        from: String,
+        /// The realm it has no key for.
+        to: String,
+        /// The user's realm.
+        client_realm: Option<String>,
+        detail: String,
+    },
+    TrustKeyMismatch {
+        /// The trust's key, `krbtgt/SERVICE@CLIENT`.
+        principal: String,
+        client_realm: String,
+        service_realm: String,
+        code: i32,
+        detail: String,
+    },
+    TrustPathRefused {
+        /// The client principal.
+        principal: String,
+        client_realm: String,
+        service_realm: String,
         detail: String,
     },
 }
@@ -258,14 +303,23 @@ impl Error {
             Kind::Protocol { .. } => ErrorKind::Protocol,
             Kind::Server { .. } => ErrorKind::Server,
             Kind::Gss { .. } => ErrorKind::Gss,
+            Kind::TrustMissing { .. } => ErrorKind::TrustMissing,
+            Kind::TrustKeyMismatch { .. } => ErrorKind::TrustKeyMismatch,
+            Kind::TrustPathRefused { .. } => ErrorKind::TrustPathRefused,
         }
     }
 
     /// The principal the error concerns, when it concerns one: the service principal that
-    /// was asked for, or the client principal (for [`ErrorKind::ClientPrincipalUnknown`],
-    /// [`ErrorKind::AccountRefused`] and [`ErrorKind::RoleMismatch`]).
+    /// was asked for, the client principal (for [`ErrorKind::ClientPrincipalUnknown`],
+    /// [`ErrorKind::AccountRefused`], [`ErrorKind::RoleMismatch`] and
+    /// [`ErrorKind::TrustPathRefused`]), or the cross-realm principal of the trust
+    /// (`krbtgt/DATABASE.REALM@USER.REALM`: the one a KDC did not find for
+    /// [`ErrorKind::TrustMissing`], the trust's key for [`ErrorKind::TrustKeyMismatch`]).
     pub fn principal(&self) -> Option<&str> {
         match &self.0.kind {
+            Kind::TrustMissing { principal, .. }
+            | Kind::TrustKeyMismatch { principal, .. }
+            | Kind::TrustPathRefused { principal, .. } => Some(principal),
             Kind::ServicePrincipalUnknown { principal, .. }
             | Kind::ClientPrincipalUnknown { principal, .. }
             | Kind::WrongRealm { principal, .. }
@@ -303,7 +357,7 @@ impl Error {
             Kind::Krb5Config { detail }
             | Kind::NoCredentials { detail, .. }
             | Kind::CredentialsExpired { detail, .. }
-            | Kind::KdcUnreachable { detail }
+            | Kind::KdcUnreachable { detail, .. }
             | Kind::ClockSkew { detail }
             | Kind::ServicePrincipalUnknown { detail, .. }
             | Kind::ClientPrincipalUnknown { detail, .. }
@@ -314,7 +368,10 @@ impl Error {
             | Kind::ServerUnreachable { detail, .. }
             | Kind::ServerNotAuthenticated { detail }
             | Kind::Protocol { detail }
-            | Kind::Gss { detail } => detail.clone(),
+            | Kind::Gss { detail }
+            | Kind::TrustMissing { detail, .. }
+            | Kind::TrustKeyMismatch { detail, .. }
+            | Kind::TrustPathRefused { detail, .. } => detail.clone(),
             Kind::RoleMissing { message, .. }
             | Kind::ServerGss { message, .. }
             | Kind::RoleMismatch { message, .. }
@@ -339,20 +396,63 @@ impl Error {
             Kind::CredentialsExpired { source, .. } => format!(
                 "the Kerberos ticket in {source} has expired (tickets usually last 10 hours)"
             ),
-            Kind::KdcUnreachable { .. } => "no Kerberos KDC (domain controller) of the realm \
-                answered: it is down, blocked by a firewall or security group (port 88), or \
-                krb5.conf names the wrong hosts"
-                .into(),
+            Kind::KdcUnreachable {
+                realm,
+                client_realm,
+                service_realm,
+                ..
+            } => {
+                let mut cause = format!(
+                    "no Kerberos KDC (domain controller) of the realm {}answered: it is down, \
+                     blocked by a firewall or security group (port 88), or krb5.conf names the \
+                     wrong hosts",
+                    realm
+                        .as_deref()
+                        .map(|r| format!("{r} "))
+                        .unwrap_or_default()
+                );
+                match (realm, client_realm, service_realm) {
+                    (Some(r), Some(c), Some(s)) if c != s && r == c => cause.push_str(&format!(
+                        ". {r} is your own realm: the database is in {s}, and a login crosses \
+                         the trust from {r}, so {r}'s KDC must issue the ticket into {s} before \
+                         {s}'s KDC is asked"
+                    )),
+                    (Some(r), Some(c), Some(s)) if c != s && r == s => cause.push_str(&format!(
+                        ". {r} is the database's realm: your realm {c} issued the ticket across \
+                         the trust, and {r}'s KDC must now issue the database's ticket"
+                    )),
+                    (Some(r), Some(c), Some(s)) if c != s => cause.push_str(&format!(
+                        ". {r} lies on the path from your realm {c} to the database's realm {s}"
+                    )),
+                    (Some(r), Some(c), _) if r == c => cause.push_str(" (your own realm)"),
+                    _ => {}
+                }
+                cause
+            }
             Kind::ClockSkew { .. } => "the clock of this machine differs from the KDC's or \
                 the server's by more than the allowed skew (5 minutes by default)"
                 .into(),
-            Kind::ServicePrincipalUnknown { principal, .. } => format!(
-                "the KDC has no service principal {principal}: the host name used for \
-                 Kerberos is not the one the database is registered under (on Aurora, the \
-                 domain-suffixed endpoint), krbsrvname is wrong, or no account of the \
-                 directory holds this SPN (Active Directory does not name the principal it \
-                 did not find)"
-            ),
+            Kind::ServicePrincipalUnknown {
+                principal, across, ..
+            } => {
+                let mut cause = format!(
+                    "the KDC has no service principal {principal}: the host name used for \
+                     Kerberos is not the one the database is registered under (on Aurora, the \
+                     domain-suffixed endpoint), krbsrvname is wrong, or no account of the \
+                     directory holds this SPN (Active Directory does not name the principal it \
+                     did not find)"
+                );
+                if let Some((c, s)) = across {
+                    cause.push_str(&format!(
+                        ". The login crossed the trust from your realm {c} into {s}, whose KDC \
+                         answered this: if the database's principal is registered in {s}, its \
+                         KDC lacks its side of the trust (krbtgt/{s}@{c}), as when a trust is \
+                         created on one side only (AWS shows it as VerifyFailed); MIT then names \
+                         the service principal, not the missing key"
+                    ));
+                }
+                cause
+            }
             Kind::ClientPrincipalUnknown { principal, .. } => {
                 format!("the KDC does not know the principal {principal}")
             }
@@ -461,6 +561,68 @@ impl Error {
                 format!("the server refused the login ({code}): {message}")
             }
             Kind::Gss { detail } => format!("Kerberos (GSSAPI) failed: {detail}"),
+            Kind::TrustMissing {
+                principal,
+                from,
+                to,
+                client_realm,
+                ..
+            } => match client_realm {
+                Some(c) if c != from => format!(
+                    "the KDC of {from}, on the way from your realm {c} to the database's realm \
+                     {to}, has no key for {to} ({principal} was not found): {to} does not trust \
+                     {from}, or the path through {from} is not the one the trusts take \
+                     (krb5.conf's [capaths], or the realms' names when it has none, chose it)"
+                ),
+                _ => format!(
+                    "the KDC of your realm {from} has no key for the database's realm {to} \
+                     ({principal} was not found), so it cannot issue a ticket into {to}: no \
+                     trust lets {to} accept users of {from} — it was never created, it was \
+                     created the other way round ({from} trusting {to}), or {from} reaches {to} \
+                     only through another realm that krb5.conf's [capaths] does not name"
+                ),
+            },
+            Kind::TrustKeyMismatch {
+                principal,
+                client_realm,
+                service_realm,
+                code,
+                ..
+            } => {
+                let how = match *code {
+                    krb5_codes::KRB5KRB_AP_ERR_BAD_INTEGRITY
+                    | krb5_codes::KRB5KRB_AP_ERR_MODIFIED => {
+                        " (it does not decrypt with the other side's copy of the key: \
+                         \"Decrypt integrity check failed\")"
+                    }
+                    krb5_codes::KRB5KDC_ERR_ETYPE_NOSUPP => {
+                        " (the two sides have no encryption type in common)"
+                    }
+                    _ => " (the KDC said so in its own words: see the library's message)",
+                };
+                format!(
+                    "the KDCs of your realm {client_realm} and of the database's realm \
+                     {service_realm} do not agree on the trust's key {principal} (or on a key \
+                     of a trust on the path between them): the ticket issued across the trust \
+                     could not be used{how}. The trust's password was set differently on the \
+                     two sides, one side's key was set again since (the key versions differ), \
+                     or the sides share no encryption type for it (one holds RC4 only while \
+                     the other, or its crypto policy, allows AES only)"
+                )
+            }
+            Kind::TrustPathRefused {
+                principal,
+                client_realm,
+                service_realm,
+                ..
+            } => format!(
+                "a KDC on the way from your realm {client_realm} to the database's realm \
+                 {service_realm} refused the request by policy: {service_realm} does not accept \
+                 a ticket that came through other realms (the trust is not transitive — an \
+                 external trust rather than a forest trust — or its KDC's [capaths] does not \
+                 list the path), or the directory of {client_realm} refuses the account \
+                 {principal} (disabled, locked out, outside its logon hours)"
+            ),
         }
     }
 
@@ -478,20 +640,52 @@ impl Error {
             Kind::CredentialsExpired { .. } => "run `kinit` again, or use a keytab \
                 (client_keytab=) so tickets are renewed automatically"
                 .into(),
-            Kind::KdcUnreachable { .. } => "check the [realms] kdc entries of krb5.conf and \
-                that TCP and UDP port 88 to the domain controllers is open"
-                .into(),
+            Kind::KdcUnreachable {
+                realm,
+                client_realm,
+                service_realm,
+                ..
+            } => {
+                let mut fix = format!(
+                    "check the [realms] kdc entries of krb5.conf{} and that TCP and UDP port 88 \
+                     to the domain controllers is open",
+                    realm
+                        .as_deref()
+                        .map(|r| format!(" for {r}"))
+                        .unwrap_or_default()
+                );
+                if let (Some(c), Some(s)) = (client_realm, service_realm)
+                    && c != s
+                {
+                    fix.push_str(&format!(
+                        "; a login across a trust needs the KDCs of both realms, {c} (on \
+                         premises) and {s}, reachable from this client"
+                    ));
+                }
+                fix
+            }
             Kind::ClockSkew { .. } => "synchronise this machine's clock (chrony/NTP) with the \
                 domain controllers"
                 .into(),
-            Kind::ServicePrincipalUnknown { .. } => "connect with the host name the database \
-                is registered under in the directory (on Aurora: the domain-suffixed \
-                endpoint, e.g. <cluster>.<region>.rds.<your-domain>), set krbsrvhost= to it \
-                when you dial another name, and leave krbsrvname at postgres (or \
-                POSTGRES, as Aurora registers it); in a directory of your own, register the \
-                SPN on the account whose keytab the server holds (setspn -S \
-                postgres/<host> <account>)"
-                .into(),
+            Kind::ServicePrincipalUnknown { across, .. } => {
+                let mut fix = String::from(
+                    "connect with the host name the database is registered under in the \
+                     directory (on Aurora: the domain-suffixed endpoint, e.g. \
+                     <cluster>.<region>.rds.<your-domain>), set krbsrvhost= to it when you dial \
+                     another name, and leave krbsrvname at postgres (or POSTGRES, as Aurora \
+                     registers it); in a directory of your own, register the SPN on the account \
+                     whose keytab the server holds (setspn -S postgres/<host> <account>)",
+                );
+                if let Some((c, s)) = across {
+                    fix.push_str(&format!(
+                        "; across the trust, also check that the trust is complete on the \
+                         database's side: in AWS Directory Service, the directory of {s} lists \
+                         the trust with {c} as Verified (create the outgoing trust there, with \
+                         the same password as on premises)"
+                    ));
+                }
+                fix
+            }
             Kind::ClientPrincipalUnknown { .. } => "check the spelling and realm (upper case) \
                 of the principal"
                 .into(),
@@ -579,6 +773,38 @@ impl Error {
                 _ => "read the server's message above".into(),
             },
             Kind::Gss { .. } => "run `aurora-krb check` for a diagnosis".into(),
+            Kind::TrustMissing {
+                from,
+                to,
+                client_realm,
+                ..
+            } => {
+                let user = client_realm.as_deref().unwrap_or(from);
+                format!(
+                    "have the trust created so that {to} (the database's directory, AWS Managed \
+                     Microsoft AD) trusts {from}: a one-way outgoing trust on the AWS directory \
+                     with the matching incoming trust in {from}, or a two-way trust, verified \
+                     on both sides; if {user} reaches {to} through another realm, name it in \
+                     krb5.conf: [capaths] {user} = {{ {to} = <the realm in between> }}"
+                )
+            }
+            Kind::TrustKeyMismatch { .. } => "set the trust's password again, to the same value \
+                on both sides, and verify the trust (AWS Directory Service: the directory → \
+                Trust relationships → Verify; on premises: Active Directory Domains and Trusts \
+                → the trust → Validate, or `netdom trust ... /resetOneSide`); tick \"The other \
+                domain supports Kerberos AES Encryption\" on both sides so the key has AES \
+                types; then run kinit again, since tickets from the old key stay in the cache"
+                .into(),
+            Kind::TrustPathRefused {
+                client_realm,
+                service_realm,
+                ..
+            } => format!(
+                "if {client_realm} reaches {service_realm} through another realm, make that \
+                 trust transitive (a forest trust, not an external one) or ask for a direct \
+                 trust between {client_realm} and {service_realm}; otherwise ask a directory \
+                 admin of {client_realm} to enable or unlock the account, then kinit again"
+            ),
         }
     }
 }
@@ -587,7 +813,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let summary = match &self.0.kind {
             Kind::Config { what, .. } => format!("invalid connection settings: {what}"),
-            Kind::ServicePrincipalUnknown { principal, detail } => {
+            Kind::ServicePrincipalUnknown {
+                principal, detail, ..
+            } => {
                 format!("Kerberos service principal {principal} is unknown to the KDC ({detail})")
             }
             Kind::PasswordRequested { user, method } => format!(
