@@ -53,8 +53,9 @@ impl Flavor {
     }
 }
 
+/// The repository's root (this test lives in crates/cli).
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 struct Ran {

@@ -223,13 +223,16 @@ fn tls_verified_with_the_system_store_and_a_known_protocol() {
 }
 
 #[test]
-fn tls_verify_ca_passes_without_the_name() {
+fn tls_verify_ca_warns_that_the_login_can_be_relayed() {
     let r = verdict::tls(&tls_facts(SslMode::VerifyCa, negotiated(SslMode::VerifyCa)));
-    assert_eq!(r.status, Status::Pass);
+    assert_eq!(r.status, Status::Warn);
+    assert!(r.usable, "the login still runs");
     assert_eq!(
         r.summary,
-        "certificate chain verified (host name not checked: sslmode=verify-ca)"
+        "certificate chain verified, host name not checked (sslmode=verify-ca)"
     );
+    assert!(cause(&r).contains("relay the login"), "{r:?}");
+    assert!(fix(&r).contains("sslmode=verify-full"), "{r:?}");
     assert_eq!(detail(&r, "sslmode"), "verify-ca");
 }
 
@@ -238,7 +241,7 @@ fn tls_unverified_modes_warn_but_stay_usable() {
     for mode in [SslMode::Require, SslMode::Prefer] {
         let r = verdict::tls(&tls_facts(mode, negotiated(mode)));
         assert_eq!(r.status, Status::Warn, "{mode:?}");
-        assert!(r.usable, "{mode:?}: Kerberos still proves the server");
+        assert!(r.usable, "{mode:?}: the login still runs");
         assert_eq!(
             r.summary,
             format!(
@@ -246,7 +249,8 @@ fn tls_unverified_modes_warn_but_stay_usable() {
                 mode.as_str()
             )
         );
-        assert!(cause(&r).contains("could be intercepted"));
+        assert!(cause(&r).contains("not bound to the TLS channel"), "{r:?}");
+        assert!(fix(&r).contains("gssencmode=require"), "{r:?}");
         assert!(fix(&r).contains("sslmode=verify-full"));
         assert_eq!(detail(&r, "sslmode"), mode.as_str());
     }
@@ -256,7 +260,8 @@ fn tls_unverified_modes_warn_but_stay_usable() {
 fn tls_the_mode_in_force_is_reported_not_the_one_asked_for() {
     // sslmode=require with a CA file verifies the CA, as in libpq.
     let r = verdict::tls(&tls_facts(SslMode::Require, negotiated(SslMode::VerifyCa)));
-    assert_eq!(r.status, Status::Pass);
+    assert_eq!(r.status, Status::Warn);
+    assert!(r.summary.contains("sslmode=verify-ca"), "{r:?}");
     assert_eq!(detail(&r, "sslmode"), "verify-ca");
 }
 
