@@ -106,6 +106,10 @@ impl deadpool::managed::Manager for Manager {
         client
             .check(self.config.recycling_method)
             .await
-            .map_err(|e| RecycleError::message(e.to_string()))
+            .map_err(|e| {
+                // deadpool drops the connection and opens another without a word.
+                tracing::debug!(error = %e, "pooled connection dropped");
+                RecycleError::message(e.to_string())
+            })
     }
 }
