@@ -19,13 +19,18 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::BoxFuture;
 
-diesel::table! {
-    diesel_notes (id) {
-        id -> Int8,
-        body -> Text,
-        author -> Text,
+/// The table's schema, as `diesel print-schema` would write it.
+mod schema {
+    #![allow(missing_docs)] // the items diesel::table! generates
+    diesel::table! {
+        diesel_notes (id) {
+            id -> Int8,
+            body -> Text,
+            author -> Text,
+        }
     }
 }
+use schema::diesel_notes;
 
 /// A diesel-async pool of at most `max_size` connections, each opened by `connector`.
 pub fn pool(connector: Connector, max_size: usize) -> Result<Pool<AsyncPgConnection>, BuildError> {

@@ -71,7 +71,10 @@ async fn diesel_async_pool_passes_on_a_login_failure() {
     );
     let e = diesel_example::notes(&info, "never").await.unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("fix: "), "the connector's fix is kept: {text}");
+    assert!(
+        text.contains("fix: "),
+        "the connector's fix is kept: {text}"
+    );
     assert!(text.contains("kinit"), "{text}");
 }
 
@@ -82,11 +85,18 @@ async fn refinery_migrates_once() {
     assert_eq!(applied, ["V1__create_accounts", "V2__add_owner"]);
     let again = refinery_example::migrate(&conninfo(realm)).await.unwrap();
     assert!(again.is_empty(), "{again:?}");
-    let owner = realm
+    let seen = realm
         .admin_sql(
-            "INSERT INTO refinery_accounts (name) VALUES ('x') RETURNING owner; \
-             SELECT count(*) FROM refinery_schema_history",
+            "SELECT count(*) FROM refinery_schema_history; \
+             SELECT column_name FROM information_schema.columns \
+             WHERE table_name = 'refinery_accounts' ORDER BY ordinal_position; \
+             SELECT tableowner FROM pg_tables WHERE tablename = 'refinery_accounts'",
         )
         .unwrap();
-    assert_eq!(owner.lines().collect::<Vec<_>>(), ["postgres", "2"], "{owner}");
+    let owner = realm.principal("app-svc");
+    assert_eq!(
+        seen.lines().collect::<Vec<_>>(),
+        ["2", "id", "name", "owner", owner.as_str()],
+        "two migrations, both applied, by the Kerberos login"
+    );
 }

@@ -225,7 +225,11 @@ async fn generic_code_takes_the_pooled_client_and_its_transactions() {
         .unwrap();
     txn.execute(&insert, &[]).await.unwrap();
     txn.rollback().await.unwrap();
-    assert_eq!(c.statement_cache().len(), 1, "the transaction shares the cache");
+    assert_eq!(
+        c.statement_cache().len(),
+        1,
+        "the transaction shares the cache"
+    );
     let gone: bool = c
         .query_one("SELECT to_regclass('pg_temp.t') IS NULL", &[])
         .await
@@ -275,7 +279,11 @@ async fn a_pool_from_toml_reports_size_available_and_waiting() {
 
     let a_pid = backend_pid(&a).await;
     drop(a);
-    assert_eq!(waiter.await.unwrap(), a_pid, "the waiter got the returned connection");
+    assert_eq!(
+        waiter.await.unwrap(),
+        a_pid,
+        "the waiter got the returned connection"
+    );
     drop(b);
     let s = pool.status();
     assert_eq!((s.size, s.available, s.waiting), (2, 2, 0));
@@ -400,7 +408,9 @@ async fn bb8_pool_recycles_cleans_and_cancels() {
     let pool = Pool::builder().max_size(2).build(manager).await.unwrap();
     let pid = {
         let c = pool.get().await.unwrap();
-        c.simple_query("SET application_name = 'dirty'").await.unwrap();
+        c.simple_query("SET application_name = 'dirty'")
+            .await
+            .unwrap();
         c.prepare_cached("SELECT 1").await.unwrap();
         backend_pid(&c).await
     };
@@ -438,7 +448,9 @@ async fn bb8_pool_recycles_cleans_and_cancels() {
         Err(RunError::TimedOut) => {}
         other => panic!("{:?}", other.map(|_| ())),
     }
-    let e = log.take_last_login_error().expect("the login error was kept");
+    let e = log
+        .take_last_login_error()
+        .expect("the login error was kept");
     assert_eq!(e.kind(), ErrorKind::NoCredentials, "{e}");
     // A dedicated connection returns the login's error itself.
     match pool.dedicated_connection().await {

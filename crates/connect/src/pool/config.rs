@@ -200,7 +200,9 @@ mod duration {
         impl<'de> Visitor<'de> for V {
             type Value = Option<Duration>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a duration: seconds as a number, \"250ms\", \"30s\", \"2m\" or \"none\"")
+                f.write_str(
+                    "a duration: seconds as a number, \"250ms\", \"30s\", \"2m\" or \"none\"",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(Some(Duration::from_secs(v)))
@@ -278,9 +280,17 @@ mod tests {
         assert_eq!(d("2m"), Some(Duration::from_secs(120)));
         assert_eq!(d(" 1 h "), Some(Duration::from_secs(3600)));
         assert_eq!(d("None"), None);
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("5 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("99999999999999999999999h").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_duration("99999999999999999999999h")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         assert!(parse_duration("").unwrap_err().contains("not a duration"));
     }
 
@@ -323,7 +333,11 @@ mod tests {
         c.recycle_timeout = None;
         c.recycling_method = RecyclingMethod::Verified;
         let text = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<PoolConfig>(&text).unwrap(), c, "{text}");
+        assert_eq!(
+            serde_json::from_str::<PoolConfig>(&text).unwrap(),
+            c,
+            "{text}"
+        );
     }
 
     #[cfg(feature = "serde")]
@@ -331,11 +345,10 @@ mod tests {
     fn mistakes_are_named() {
         let e = serde_json::from_str::<PoolConfig>(r#"{"max_sise": 3}"#).unwrap_err();
         assert!(e.to_string().contains("max_sise"), "{e}");
-        let e = serde_json::from_str::<PoolConfig>(r#"{"recycling_method": "discard"}"#)
-            .unwrap_err();
+        let e =
+            serde_json::from_str::<PoolConfig>(r#"{"recycling_method": "discard"}"#).unwrap_err();
         assert!(e.to_string().contains("discard"), "{e}");
-        let e = serde_json::from_str::<PoolConfig>(r#"{"wait_timeout": "5 parsecs"}"#)
-            .unwrap_err();
+        let e = serde_json::from_str::<PoolConfig>(r#"{"wait_timeout": "5 parsecs"}"#).unwrap_err();
         assert!(e.to_string().contains("unknown unit"), "{e}");
         let e = serde_json::from_str::<PoolConfig>(r#"{"queue_mode": "random"}"#).unwrap_err();
         assert!(e.to_string().contains("fifo or lifo"), "{e}");
