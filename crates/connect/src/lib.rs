@@ -33,7 +33,10 @@
 //! exactly what an application would meet.
 
 mod authenticate;
+#[cfg(feature = "bb8")]
+pub mod bb8;
 mod cancel;
+mod client;
 mod codec;
 pub mod config;
 mod connector;
@@ -56,6 +59,7 @@ mod target;
 mod tls;
 
 pub use authenticate::Authenticated;
+pub use client::{CancelToken, Client, RecyclingMethod, StatementCache, Transaction, Unusable};
 pub use config::{Config, CredentialSource, GssEncMode, Secret, SslMode};
 pub use connector::{Connection, Connector};
 pub use credentials::CredentialInfo;
