@@ -36,10 +36,13 @@ async fn a_healthy_login_passes_every_local_check_and_a_missing_grant_is_the_roo
         .run()
         .await
         .expect("the check runs");
-    let statuses: Vec<(CheckId, Status)> =
-        report.checks.iter().map(|c| (c.id, c.status)).collect();
+    let statuses: Vec<(CheckId, Status)> = report.checks.iter().map(|c| (c.id, c.status)).collect();
     assert!(report.ok, "{statuses:?}");
-    assert_eq!(report.checks.len(), 9, "the nine local checks: {statuses:?}");
+    assert_eq!(
+        report.checks.len(),
+        9,
+        "the nine local checks: {statuses:?}"
+    );
     assert!(
         report.checks.iter().all(|c| c.status == Status::Pass),
         "{statuses:?}"
@@ -61,5 +64,8 @@ async fn a_healthy_login_passes_every_local_check_and_a_missing_grant_is_the_roo
     assert!(!report.ok);
     let root = report.first_failure().expect("a failure");
     assert_eq!(root.id, CheckId::ServerRole, "{root:?}");
-    assert!(root.fix.as_deref().unwrap_or("").contains("GRANT rds_ad"), "{root:?}");
+    assert!(
+        root.fix.as_deref().unwrap_or("").contains("GRANT rds_ad"),
+        "{root:?}"
+    );
 }

@@ -163,10 +163,26 @@ mod tests {
 
     #[test]
     fn json_is_wanted_only_by_check_with_format_json() {
-        assert!(wants_json(&args(&["aurora-krb", "check", "--format", "json", "--bogus"])));
+        assert!(wants_json(&args(&[
+            "aurora-krb",
+            "check",
+            "--format",
+            "json",
+            "--bogus"
+        ])));
         assert!(wants_json(&args(&["aurora-krb", "check", "--format=json"])));
-        assert!(!wants_json(&args(&["aurora-krb", "check", "--format", "text"])));
-        assert!(!wants_json(&args(&["aurora-krb", "endpoint", "--format", "json"])));
+        assert!(!wants_json(&args(&[
+            "aurora-krb",
+            "check",
+            "--format",
+            "text"
+        ])));
+        assert!(!wants_json(&args(&[
+            "aurora-krb",
+            "endpoint",
+            "--format",
+            "json"
+        ])));
     }
 
     #[test]

@@ -420,12 +420,12 @@ mod tests {
             .filter(|l| l.starts_with("aurora_krb_check_status{"))
             .collect();
         assert_eq!(status.len(), 3, "{p}");
+        assert!(p.contains("check=\"krb5.kdc\",status=\"fail\"} 2\n"), "{p}");
+        assert!(p.contains("user=\"alice@R\""), "{p}");
         assert!(
-            p.contains("check=\"krb5.kdc\",status=\"fail\"} 2\n"),
+            p.contains("aurora_krb_check_ok{host=\"\",user=\"alice@R\"} 0\n"),
             "{p}"
         );
-        assert!(p.contains("user=\"alice@R\""), "{p}");
-        assert!(p.contains("aurora_krb_check_ok{host=\"\",user=\"alice@R\"} 0\n"), "{p}");
         assert!(p.contains("aurora_krb_check_run_duration_seconds{"), "{p}");
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }

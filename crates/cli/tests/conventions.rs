@@ -16,7 +16,14 @@ fn aurora_krb(args: &[&str], vars: &[(&str, &str)]) -> Output {
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
         .stdin(Stdio::null());
-    for var in ["PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGSERVICE", "PGPASSWORD"] {
+    for var in [
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGUSER",
+        "PGSERVICE",
+        "PGPASSWORD",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in vars {
@@ -42,12 +49,30 @@ fn psql_short_flags_name_the_target() {
     let port = closed_port();
     let o = aurora_krb(
         &[
-            "check", "-h", "127.0.0.1", "-p", &port, "-U", "alice@CORP.EXAMPLE.COM", "-d", "app",
-            "--format", "json", "--timeout", "2", "--sslmode", "disable",
+            "check",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "alice@CORP.EXAMPLE.COM",
+            "-d",
+            "app",
+            "--format",
+            "json",
+            "--timeout",
+            "2",
+            "--sslmode",
+            "disable",
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["target"]["host"], "127.0.0.1");
@@ -77,7 +102,11 @@ fn help_is_on_long_help_with_examples() {
 fn under_format_json_every_error_is_a_json_object() {
     for args in [
         &["check", "--format", "json", "--no-such-flag"][..],
-        &["check", "--format=json", "host=db.example.test sslmode=bogus"][..],
+        &[
+            "check",
+            "--format=json",
+            "host=db.example.test sslmode=bogus",
+        ][..],
         &["check", "--format", "json", "--timeout", "0"][..],
         &["check", "--format", "json"][..],
     ] {
@@ -103,7 +132,15 @@ fn under_format_json_every_error_is_a_json_object() {
 fn colour_follows_the_flag_no_color_and_clicolor_force() {
     let port = closed_port();
     let base = [
-        "check", "-h", "127.0.0.1", "-p", &port, "--timeout", "2", "--sslmode", "disable",
+        "check",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--timeout",
+        "2",
+        "--sslmode",
+        "disable",
     ];
     let run = |extra: &[&str], vars: &[(&str, &str)]| {
         let mut a = base.to_vec();
@@ -152,7 +189,10 @@ fn completion_scripts_load_in_their_shells() {
         "zsh",
         "autoload -U compinit && compinit -u && source SCRIPT && (( $+functions[_aurora-krb] ))",
     );
-    loads_in("fish", "source SCRIPT && complete -c aurora-krb | grep -q check");
+    loads_in(
+        "fish",
+        "source SCRIPT && complete -c aurora-krb | grep -q check",
+    );
     for shell in ["powershell", "elvish"] {
         let o = aurora_krb(&["completions", shell], &[]);
         assert_eq!(o.status.code(), Some(0), "{shell}");
@@ -175,7 +215,11 @@ fn man_renders_the_page() {
         .output()
         .expect("man runs (man-db)");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("NAME"), "{text}");
     assert!(text.contains("aurora-krb"), "{text}");
     assert!(text.contains("check"), "{text}");
@@ -186,8 +230,17 @@ fn prometheus_text_parses_with_a_prometheus_client() {
     let port = closed_port();
     let o = aurora_krb(
         &[
-            "check", "-h", "127.0.0.1", "-p", &port, "--format", "prometheus", "--timeout",
-            "2", "--sslmode", "disable",
+            "check",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--format",
+            "prometheus",
+            "--timeout",
+            "2",
+            "--sslmode",
+            "disable",
         ],
         &[],
     );

@@ -568,7 +568,12 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
         .context("checks")?
         .iter()
         .filter(|c| c["status"] != "pass")
-        .map(|c| format!("{} {}: {} / {}", c["id"], c["status"], c["summary"], c["cause"]))
+        .map(|c| {
+            format!(
+                "{} {}: {} / {}",
+                c["id"], c["status"], c["summary"], c["cause"]
+            )
+        })
         .collect();
     ensure!(
         not_passing.is_empty() && check.status.success(),
