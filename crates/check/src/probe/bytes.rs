@@ -1,4 +1,56 @@
-//! A bounds-checked reader for the binary files of MIT Kerberos (keytabs, caches).
+//! A bounds-checked reader for the binary files of MIT Kerberos (keytabs, caches), and a
+//! file reader with a size cap: a probe is pointed at paths from the environment
+//! (`KRB5CCNAME=FILE:/dev/zero`, a FIFO, a log file by mistake) and must answer, not read
+//! forever.
+
+use std::io::Read;
+use std::path::Path;
+
+/// Why a capped read failed.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// Opening or reading failed.
+    Io(std::io::Error),
+    /// The file holds more than the cap: it is not the kind of file the probe expects.
+    TooLarge {
+        /// The cap, in bytes.
+        limit: u64,
+    },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::TooLarge { limit } => write!(f, "it is larger than {}", size(*limit)),
+        }
+    }
+}
+
+/// `4 MiB`, `16 KiB` or `100 bytes`.
+pub(crate) fn size(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads at most `limit` bytes of `path`; a longer file (or an endless device) is
+/// [`ReadError::TooLarge`] after `limit + 1` bytes, whatever its metadata claims.
+pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let mut data = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(ReadError::Io)?;
+    if data.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    Ok(data)
+}
 
 pub(crate) struct Reader<'a> {
     data: &'a [u8],
@@ -59,5 +111,41 @@ impl<'a> Reader<'a> {
     pub(crate) fn data32(&mut self) -> Result<&'a [u8], String> {
         let n = self.u32()? as usize;
         self.take(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_device_is_cut_at_the_cap() {
+        let e = read_capped(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(matches!(e, ReadError::TooLarge { limit } if limit == 1 << 20));
+        assert_eq!(e.to_string(), "it is larger than 1 MiB");
+        let dir = super::super::test_dir("capped");
+        let p = dir.join("f");
+        std::fs::write(&p, [7u8; 100]).unwrap();
+        assert_eq!(
+            read_capped(&p, 100).unwrap().len(),
+            100,
+            "exactly the cap is fine"
+        );
+        assert!(matches!(
+            read_capped(&p, 99),
+            Err(ReadError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            read_capped(&dir.join("none"), 10),
+            Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sizes_are_named_in_their_unit() {
+        assert_eq!(size(4 << 20), "4 MiB");
+        assert_eq!(size(4096), "4 KiB");
+        assert_eq!(size(100), "100 bytes");
     }
 }

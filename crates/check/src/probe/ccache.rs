@@ -5,8 +5,14 @@
 //! step (the GSS library) then tells whether they work. Session keys are skipped while
 //! reading and never kept.
 
-use super::bytes::Reader;
+use super::bytes::{ReadError, Reader, read_capped, size};
 use std::path::{Path, PathBuf};
+
+/// The largest cache file read. A cache holds a few kB per ticket (tens of kB with large
+/// Active Directory PACs), so this is hundreds of tickets; anything bigger is not a cache.
+pub const MAX_CACHE_BYTES: u64 = 16 << 20;
+/// A DIR collection's `primary` file holds one file name.
+const MAX_PRIMARY_BYTES: u64 = 4 << 10;
 
 /// Which cache is used, and what decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,9 +184,39 @@ pub fn read_cache(name: &CacheName) -> Result<CacheContents, CacheError> {
             } else {
                 let dir = Path::new(rest);
                 let primary = dir.join("primary");
-                let tkt = std::fs::read_to_string(&primary)
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_else(|_| "tkt".into());
+                // Without a primary file the collection's cache is `tkt`, as in MIT.
+                let tkt = match read_capped(&primary, MAX_PRIMARY_BYTES) {
+                    Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+                    Err(ReadError::TooLarge { limit }) => {
+                        return Err(CacheError::Malformed(
+                            primary,
+                            format!(
+                                "the collection's primary file is larger than {}: it should \
+                                 hold one file name",
+                                size(limit)
+                            ),
+                        ));
+                    }
+                    Err(ReadError::Io(_)) => "tkt".into(),
+                };
+                // The primary file names a cache of the collection: one plain file name in
+                // the directory. Anything else (`../../etc/passwd`, an absolute path) would
+                // make this probe read a file outside the collection.
+                let mut parts = Path::new(&tkt).components();
+                match (parts.next(), parts.next()) {
+                    (Some(std::path::Component::Normal(_)), None) => {}
+                    _ => {
+                        return Err(CacheError::Malformed(
+                            primary,
+                            format!(
+                                "the collection's primary file names `{}`, which is not a file \
+                                 inside {}: it is not read",
+                                tkt.escape_debug(),
+                                dir.display()
+                            ),
+                        ));
+                    }
+                }
                 dir.join(tkt)
             }
         }
@@ -192,12 +228,20 @@ pub fn read_cache(name: &CacheName) -> Result<CacheContents, CacheError> {
 /// Reads a FILE cache at `path`.
 pub fn read_file(path: &Path) -> Result<CacheContents, CacheError> {
     use std::os::unix::fs::MetadataExt;
-    let data = match std::fs::read(path) {
+    let data = match read_capped(path, MAX_CACHE_BYTES) {
         Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CacheError::Missing(path.to_path_buf()));
         }
-        Err(e) => return Err(CacheError::Unreadable(path.to_path_buf(), e.to_string())),
+        Err(ReadError::Io(e)) => {
+            return Err(CacheError::Unreadable(path.to_path_buf(), e.to_string()));
+        }
+        Err(e @ ReadError::TooLarge { .. }) => {
+            return Err(CacheError::Unreadable(
+                path.to_path_buf(),
+                format!("{e}, which no credential cache is (a device, or another kind of file?)"),
+            ));
+        }
     };
     let mode = std::fs::metadata(path)
         .map(|m| m.mode() & 0o7777)
@@ -376,6 +420,62 @@ mod tests {
         let mut s = sample();
         s.truncate(s.len() - 3);
         assert!(parse(&s).unwrap_err().contains("truncated"));
+    }
+
+    #[test]
+    fn an_endless_file_is_refused_at_the_cap() {
+        // Without a cap this read never ends (and fills memory).
+        let name = cache_name(None, Some("FILE:/dev/zero"), None, 0);
+        match read_cache(&name) {
+            Err(CacheError::Unreadable(p, e)) => {
+                assert_eq!(p, Path::new("/dev/zero"));
+                assert!(e.contains("larger than 16 MiB"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_dir_collection_reads_only_its_own_files() {
+        let base = super::super::test_dir("ccdir");
+        let dir = base.join("cc");
+        std::fs::create_dir(&dir).unwrap();
+        // A valid cache outside the collection: following `primary` to it must not happen.
+        std::fs::write(base.join("outside"), sample()).unwrap();
+        std::fs::write(dir.join("tktAbC12"), sample()).unwrap();
+        let name = cache_name(None, Some(&format!("DIR:{}", dir.display())), None, 0);
+        std::fs::write(dir.join("primary"), "tktAbC12\n").unwrap();
+        let c = read_cache(&name).unwrap();
+        assert_eq!(c.path, dir.join("tktAbC12"));
+        assert_eq!(c.principal, "alice@R.TEST");
+        let outside = base.join("outside");
+        for bad in [
+            "../outside".to_string(),
+            "../../etc/passwd".into(),
+            outside.display().to_string(),
+            "./tktAbC12/..".into(),
+            String::new(),
+        ] {
+            std::fs::write(dir.join("primary"), format!("{bad}\n")).unwrap();
+            match read_cache(&name) {
+                Err(CacheError::Malformed(p, e)) => {
+                    assert_eq!(p, dir.join("primary"));
+                    assert!(e.contains("not a file inside"), "{e}");
+                }
+                other => panic!("primary {bad:?}: {other:?}"),
+            }
+        }
+        // A primary that is not a short name is refused without reading it all.
+        std::fs::remove_file(dir.join("primary")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.join("primary")).unwrap();
+        match read_cache(&name) {
+            Err(CacheError::Malformed(_, e)) => assert!(e.contains("4 KiB"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        // No primary file: the collection's default cache `tkt`.
+        std::fs::remove_file(dir.join("primary")).unwrap();
+        assert!(matches!(read_cache(&name), Err(CacheError::Missing(p)) if p == dir.join("tkt")));
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

@@ -1,11 +1,18 @@
 //! What a CA file holds, to explain a refused server certificate.
 
+use super::bytes::{ReadError, read_capped};
 use openssl::x509::X509;
 use std::path::Path;
 
+/// The largest CA file read: a system bundle of every public root is about 200 kB.
+pub const MAX_CA_BYTES: u64 = 4 << 20;
+
 /// Subjects of the certificates in a PEM file.
 pub fn ca_subjects(path: &Path) -> Result<Vec<String>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+    let pem = read_capped(path, MAX_CA_BYTES).map_err(|e| match e {
+        ReadError::Io(e) => format!("{} cannot be read: {e}", path.display()),
+        ReadError::TooLarge { .. } => format!("{} is not a CA file: {e}", path.display()),
+    })?;
     let certs =
         X509::stack_from_pem(&pem).map_err(|e| format!("{} is not PEM: {e}", path.display()))?;
     if certs.is_empty() {
@@ -58,6 +65,8 @@ mod tests {
             ca_subjects(Path::new("/nonexistent/ca.pem"))
                 .unwrap_err()
                 .contains("cannot be read")
-        );
+        ); // Without a cap this read never ends.
+        let e = ca_subjects(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.contains("larger than 4 MiB"), "{e}");
     }
 }

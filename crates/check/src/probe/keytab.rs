@@ -2,8 +2,12 @@
 //! versions and encryption types, and whether others can read them. The keys themselves
 //! are skipped while reading and never kept.
 
-use super::bytes::Reader;
+use super::bytes::{ReadError, Reader, read_capped};
 use std::path::{Path, PathBuf};
+
+/// The largest keytab read: an entry takes about 100 bytes, so this is tens of thousands of
+/// keys; anything bigger is not a keytab.
+pub const MAX_KEYTAB_BYTES: u64 = 4 << 20;
 
 /// One key of a keytab, without the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +77,16 @@ impl Keytab {
             }
             Err(e) => return Err(KeytabError::Unreadable(path, e.to_string())),
         };
-        let data = std::fs::read(&path)
-            .map_err(|e| KeytabError::Unreadable(path.clone(), e.to_string()))?;
+        let data = match read_capped(&path, MAX_KEYTAB_BYTES) {
+            Ok(d) => d,
+            Err(ReadError::Io(e)) => return Err(KeytabError::Unreadable(path, e.to_string())),
+            Err(e @ ReadError::TooLarge { .. }) => {
+                return Err(KeytabError::Malformed(
+                    path,
+                    format!("{e}, which no keytab is (a device, or another kind of file?)"),
+                ));
+            }
+        };
         let entries = parse(&data).map_err(|e| KeytabError::Malformed(path.clone(), e))?;
         Ok(Keytab {
             path,
@@ -274,6 +286,14 @@ pub(crate) mod tests {
             Keytab::read(&dir.join("none")),
             Err(KeytabError::Missing(_))
         ));
+        // Without a cap this read never ends.
+        match Keytab::read(Path::new("FILE:/dev/zero")) {
+            Err(KeytabError::Malformed(p, e)) => {
+                assert_eq!(p, Path::new("/dev/zero"));
+                assert!(e.contains("larger than 4 MiB"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -2,8 +2,39 @@
 //! the answers `aurora-krb check` needs (default realm, the realm a host maps to and why,
 //! KDCs, DNS settings). Pure parsing: no network, no Kerberos library.
 
+use super::bytes::{ReadError, read_capped, size};
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The largest krb5.conf file read. Real ones are a few kB; a file this size is something
+/// else named by mistake (or `/dev/zero`), and reading it whole would never end.
+pub const MAX_CONF_BYTES: u64 = 4 << 20;
+/// How deep `include`/`includedir` may nest.
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+/// How many files (named and included) are read at most: a file included over and over (a
+/// diamond of includes) multiplies with every level, and MIT reads each inclusion again.
+pub const MAX_CONF_FILES: usize = 64;
+/// How many bytes are read over all files.
+pub const MAX_CONF_TOTAL_BYTES: u64 = 16 << 20;
+
+/// The state of one walk through the files and their includes.
+#[derive(Default)]
+struct Walk {
+    /// The files being read, outermost first (canonical paths), to tell a loop.
+    chain: Vec<PathBuf>,
+    /// Files read so far.
+    files: usize,
+    /// Bytes read so far.
+    bytes: u64,
+    /// The file-count bound was hit and reported.
+    capped: bool,
+}
+
+/// The path as the kernel resolves it (symlinks, `..`), for telling a loop; the path as
+/// written when it cannot be resolved.
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
 
 /// One `tag = value` relation, or a `tag = { ... }` subsection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,48 +152,120 @@ impl Krb5Conf {
     pub fn load(krb5_config: Option<&str>) -> (ConfigSource, Krb5Conf) {
         let (source, files) = config_files(krb5_config);
         let mut conf = Krb5Conf::default();
+        let mut walk = Walk::default();
         for f in &files {
             if !f.exists() {
                 conf.files_missing.push(f.clone());
                 continue;
             }
-            conf.read_file(f, 0);
+            conf.read_file(f, &mut walk, None);
         }
         (source, conf)
     }
 
     /// Parses configuration text as if it were the file `file` (includes are followed on
-    /// disk).
+    /// disk, within the same bounds as [`Krb5Conf::load`]).
     pub fn from_text(file: &Path, text: &str) -> Krb5Conf {
         let mut conf = Krb5Conf::default();
         conf.files_read.push(file.to_path_buf());
-        conf.parse(file, text, 0);
+        let mut walk = Walk {
+            files: 1,
+            bytes: text.len() as u64,
+            ..Walk::default()
+        };
+        walk.chain.push(canonical(file));
+        conf.parse(file, text, &mut walk);
         conf
     }
 
-    fn read_file(&mut self, file: &Path, depth: usize) {
-        if depth > 8 {
-            self.issues.push(ParseIssue {
-                file: file.to_path_buf(),
-                line: 0,
-                message: "includes nested deeper than 8 levels (a loop?)".into(),
-            });
+    /// Reads one file, named or included (`from`: the including file and line), within the
+    /// bounds on depth, loops, file count and size.
+    fn read_file(&mut self, file: &Path, walk: &mut Walk, from: Option<(&Path, usize)>) {
+        let (at, line) = from.unwrap_or((file, 0));
+        let issue = |message: String| ParseIssue {
+            file: at.to_path_buf(),
+            line,
+            message,
+        };
+        if walk.chain.len() > MAX_INCLUDE_DEPTH {
+            self.issues.push(issue(format!(
+                "includes nested deeper than {MAX_INCLUDE_DEPTH} levels: {} is not read",
+                file.display()
+            )));
             return;
         }
-        match std::fs::read_to_string(file) {
-            Ok(text) => {
-                self.files_read.push(file.to_path_buf());
-                self.parse(file, &text, depth);
-            }
-            Err(e) => self.issues.push(ParseIssue {
-                file: file.to_path_buf(),
-                line: 0,
-                message: format!("cannot be read: {e}"),
-            }),
+        let key = canonical(file);
+        if let Some(start) = walk.chain.iter().position(|p| *p == key) {
+            // MIT follows the loop until it runs out of file descriptors and then fails.
+            let cycle: Vec<String> = walk.chain[start..]
+                .iter()
+                .chain([&key])
+                .map(|p| p.display().to_string())
+                .collect();
+            self.issues.push(issue(format!(
+                "an include loop ({}): remove the include of {}",
+                cycle.join(" -> "),
+                file.display()
+            )));
+            return;
         }
+        if walk.files >= MAX_CONF_FILES {
+            if !walk.capped {
+                walk.capped = true;
+                self.issues.push(issue(format!(
+                    "more than {MAX_CONF_FILES} krb5.conf files through includes (a file \
+                     included over and over?): {} and the rest are not read",
+                    file.display()
+                )));
+            }
+            return;
+        }
+        let budget = MAX_CONF_TOTAL_BYTES.saturating_sub(walk.bytes);
+        let limit = MAX_CONF_BYTES.min(budget);
+        let at_file = |message: String| ParseIssue {
+            file: file.to_path_buf(),
+            line: 0,
+            message,
+        };
+        let data = match read_capped(file, limit) {
+            Ok(d) => d,
+            Err(ReadError::TooLarge { .. }) if limit < MAX_CONF_BYTES => {
+                self.issues.push(at_file(format!(
+                    "not read: the files read before it and it hold more than {} together",
+                    size(MAX_CONF_TOTAL_BYTES)
+                )));
+                return;
+            }
+            Err(e @ ReadError::TooLarge { .. }) => {
+                self.issues.push(at_file(format!(
+                    "not a krb5.conf: {e} (a device, or another kind of file?)"
+                )));
+                return;
+            }
+            Err(ReadError::Io(e)) => {
+                self.issues.push(at_file(format!("cannot be read: {e}")));
+                return;
+            }
+        };
+        walk.files += 1;
+        walk.bytes += data.len() as u64;
+        let text = match String::from_utf8(data) {
+            Ok(t) => t,
+            Err(e) => {
+                self.issues.push(at_file(format!(
+                    "cannot be read: it is not UTF-8 text (byte {})",
+                    e.utf8_error().valid_up_to()
+                )));
+                return;
+            }
+        };
+        self.files_read.push(file.to_path_buf());
+        walk.chain.push(key);
+        self.parse(file, &text, walk);
+        walk.chain.pop();
     }
 
-    fn parse(&mut self, file: &Path, text: &str, depth: usize) {
+    fn parse(&mut self, file: &Path, text: &str, walk: &mut Walk) {
         let issue = |line: usize, message: String| ParseIssue {
             file: file.to_path_buf(),
             line,
@@ -179,7 +282,7 @@ impl Krb5Conf {
             }
             if stack.is_empty() {
                 if let Some(path) = line.strip_prefix("includedir ") {
-                    self.include_dir(Path::new(path.trim()), depth, file, n);
+                    self.include_dir(Path::new(path.trim()), walk, file, n);
                     continue;
                 }
                 if let Some(path) = line.strip_prefix("include ") {
@@ -190,7 +293,7 @@ impl Krb5Conf {
                             format!("include path {} is not absolute", p.display()),
                         ));
                     } else {
-                        self.read_file(p, depth + 1);
+                        self.read_file(p, walk, Some((file, n)));
                     }
                     continue;
                 }
@@ -264,7 +367,7 @@ impl Krb5Conf {
         }
     }
 
-    fn include_dir(&mut self, dir: &Path, depth: usize, from: &Path, line: usize) {
+    fn include_dir(&mut self, dir: &Path, walk: &mut Walk, from: &Path, line: usize) {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => {
@@ -292,7 +395,7 @@ impl Krb5Conf {
             .collect();
         names.sort();
         for p in names {
-            self.read_file(&p, depth + 1);
+            self.read_file(&p, walk, Some((from, line)));
         }
     }
 
@@ -663,6 +766,102 @@ mod tests {
         assert!(!c.has_realm("C.TEST"));
         let (source, _) = Krb5Conf::load(None);
         assert_eq!(source, ConfigSource::Default);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_that_includes_itself_is_read_once() {
+        let dir = super::super::test_dir("krb5loop");
+        let main = dir.join("krb5.conf");
+        // Included twice per level, a self-include would be read 2^9 times before the depth
+        // bound stops it; through a symlink, a path comparison alone would not see it.
+        std::os::unix::fs::symlink(&main, dir.join("again.conf")).unwrap();
+        std::fs::write(
+            &main,
+            format!(
+                "include {}\ninclude {}\n[libdefaults]\n default_realm = A.TEST\n",
+                main.display(),
+                dir.join("again.conf").display()
+            ),
+        )
+        .unwrap();
+        let (_, c) = Krb5Conf::load(Some(main.to_str().unwrap()));
+        assert_eq!(c.files_read, vec![main.clone()]);
+        assert_eq!(c.default_realm(), Some("A.TEST"));
+        assert_eq!(c.issues.len(), 2, "{:?}", c.issues);
+        for (i, issue) in c.issues.iter().enumerate() {
+            assert_eq!((issue.file.as_path(), issue.line), (main.as_path(), i + 1));
+            assert!(issue.message.contains("include loop"), "{issue}");
+        }
+        // The same through from_text, and a two-file loop through includedir.
+        let sub = dir.join("d");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("b.conf"), format!("include {}\n", main.display())).unwrap();
+        let c = Krb5Conf::from_text(&main, &format!("includedir {}\n", sub.display()));
+        assert_eq!(c.files_read, vec![main.clone(), sub.join("b.conf")]);
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        let m = &c.issues[0].message;
+        assert!(m.contains(" -> ") && m.contains("b.conf"), "{m}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_diamond_of_includes_is_bounded() {
+        // f0 includes f1 twice, f1 includes f2 twice...: 2^9 - 1 reads within the depth
+        // bound, 2^20 with a deeper one; the file bound stops it at MAX_CONF_FILES.
+        let dir = super::super::test_dir("krb5diamond");
+        let f = |i: usize| dir.join(format!("f{i}.conf"));
+        for i in 0..12 {
+            let next = f(i + 1);
+            let body = if i < 11 {
+                format!("include {0}\ninclude {0}\n", next.display())
+            } else {
+                "[libdefaults]\n default_realm = D.TEST\n".to_string()
+            };
+            std::fs::write(f(i), body).unwrap();
+        }
+        let (_, c) = Krb5Conf::load(Some(f(0).to_str().unwrap()));
+        assert_eq!(c.files_read.len(), MAX_CONF_FILES);
+        let capped: Vec<_> = c
+            .issues
+            .iter()
+            .filter(|i| i.message.contains("more than 64 krb5.conf files"))
+            .collect();
+        assert_eq!(capped.len(), 1, "{:?}", c.issues);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn endless_and_huge_files_are_refused() {
+        // Without a cap these reads never end.
+        let (_, c) = Krb5Conf::load(Some("/dev/zero"));
+        assert!(c.files_read.is_empty());
+        assert_eq!(c.issues.len(), 1, "{:?}", c.issues);
+        let i = &c.issues[0];
+        assert_eq!(i.file, Path::new("/dev/zero"));
+        assert!(i.message.contains("larger than 4 MiB"), "{i}");
+        let c = Krb5Conf::from_text(
+            Path::new("/k"),
+            "include /dev/zero\n[libdefaults]\n default_realm = Z.TEST\n",
+        );
+        assert_eq!(c.default_realm(), Some("Z.TEST"));
+        assert!(c.issues[0].message.contains("larger than 4 MiB"));
+        // Files under the per-file cap still add up to the total bound.
+        let dir = super::super::test_dir("krb5total");
+        let big = dir.join("big.conf");
+        let mut text = String::from("[libdefaults]\n");
+        while (text.len() as u64) < MAX_CONF_BYTES - 100 {
+            text.push_str("# padding padding padding padding padding padding padding pad\n");
+        }
+        std::fs::write(&big, &text).unwrap();
+        let list = vec![big.display().to_string(); 6].join(":");
+        let (_, c) = Krb5Conf::load(Some(&list));
+        assert_eq!(c.files_read.len(), 4, "{:?}", c.issues);
+        assert!(
+            c.issues[0].message.contains("16 MiB together"),
+            "{:?}",
+            c.issues
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
