@@ -56,7 +56,7 @@ mod target;
 mod tls;
 
 pub use authenticate::Authenticated;
-pub use config::{Config, CredentialSource, GssEncMode, Secret, SslMode};
+pub use config::{Config, CredentialSource, GssEncMode, Secret, SslMode, SslNegotiation};
 pub use connector::{Connection, Connector};
 pub use credentials::CredentialInfo;
 pub use dial::Dialed;
