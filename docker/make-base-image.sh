@@ -1,40 +1,56 @@
 #!/usr/bin/env bash
-# Creates the local image debian:bookworm-slim when the Docker engine does not have it.
+# Creates the local image debian:bookworm-slim (or debian:trixie-slim, SUITE=trixie) when
+# the Docker engine does not have it.
 #
 # On a normal machine `docker compose build` pulls debian:bookworm-slim from Docker Hub and
 # this script is not needed. Where no image registry is reachable (CI, sandboxes) it builds
-# an equivalent image from Debian's own package mirror: a minbase bookworm root filesystem
-# made by mmdebstrap, with documentation left out and no recommended packages, as the
-# official slim image is, and `docker import`ed under the same name. The packages the
-# realm's Dockerfiles install (kdc, postgres, and the Samba AD DC of the ad profile) are
-# already in it, so building them needs no network.
+# an equivalent image from Debian's own package mirror: a minbase root filesystem made by
+# mmdebstrap, with documentation left out and no recommended packages, as the official slim
+# image is, and `docker import`ed under the same name. The packages the realm's Dockerfiles
+# install are already in it, so building them needs no network: for bookworm those of kdc,
+# postgres and the Samba AD DC of the ad profile; for trixie (Debian 13, the first with
+# PostgreSQL 17) those of postgres17, the pg17 profile's server.
 #
 # An image this script made earlier with another package list (its comment names the list)
 # is made again; an image it did not make (Docker Hub's) is left alone.
 #
 # Usage: docker/make-base-image.sh [--force]
+#        SUITE=trixie docker/make-base-image.sh
 #   --force   build and import again even when the image exists (the tarball cache is
 #             still used; delete the cache folder to fetch the packages anew)
 #
 # Settings (environment):
-#   BASE_IMAGE              the image to create (debian:bookworm-slim)
+#   SUITE                   Debian's release: bookworm (the default) or trixie
+#   BASE_IMAGE              the image to create (debian:SUITE-slim)
 #   DEBIAN_MIRROR           Debian's mirror (http://deb.debian.org/debian)
 #   DEBIAN_SECURITY_MIRROR  the security mirror (http://deb.debian.org/debian-security)
 #   AURORA_KRB_CACHE        where the root filesystem tarball is kept between runs
 #                           (${XDG_CACHE_HOME:-~/.cache}/aurora-krb)
 set -euo pipefail
 
-IMAGE=${BASE_IMAGE:-debian:bookworm-slim}
+SUITE=${SUITE:-bookworm}
+IMAGE=${BASE_IMAGE:-debian:$SUITE-slim}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 CACHE=${AURORA_KRB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aurora-krb}
-# What docker/kdc/Dockerfile, docker/postgres/Dockerfile and docker/dc/Dockerfile install;
-# keep the lists in step.
-PACKAGES="krb5-kdc krb5-admin-server krb5-user openssl postgresql util-linux"
-PACKAGES+=" samba samba-ad-dc samba-ad-provision winbind iproute2 procps"
-MESSAGE="aurora-krb: Debian bookworm minbase with $PACKAGES"
 
 die() { echo "make-base-image.sh: $*" >&2; exit 1; }
+
+case "$SUITE" in
+    bookworm)
+        # What docker/kdc/Dockerfile, docker/postgres/Dockerfile and docker/dc/Dockerfile
+        # install; keep the lists in step.
+        PACKAGES="krb5-kdc krb5-admin-server krb5-user openssl postgresql util-linux"
+        PACKAGES+=" samba samba-ad-dc samba-ad-provision winbind iproute2 procps"
+        ;;
+    trixie)
+        # What docker/postgres17/Dockerfile installs (PostgreSQL 17 is trixie's postgresql);
+        # the pg17 profile's KDC is the bookworm one.
+        PACKAGES="openssl postgresql util-linux"
+        ;;
+    *) die "SUITE=$SUITE: the suites are bookworm (the default) and trixie" ;;
+esac
+MESSAGE="aurora-krb: Debian $SUITE minbase with $PACKAGES"
 
 force=0
 case "${1:-}" in
@@ -73,13 +89,13 @@ if [ "$force" = 0 ] && current >/dev/null; then
 fi
 
 SOURCES=(
-    "deb $MIRROR bookworm main"
-    "deb $MIRROR bookworm-updates main"
-    "deb $SECURITY_MIRROR bookworm-security main"
+    "deb $MIRROR $SUITE main"
+    "deb $MIRROR $SUITE-updates main"
+    "deb $SECURITY_MIRROR $SUITE-security main"
 )
 # The tarball's name carries what went into it, so a changed package list builds anew.
 key=$(printf '%s\n' "$PACKAGES" "${SOURCES[@]}" | sha256sum | cut -c1-12)
-tarball=$CACHE/bookworm-slim-$key.tar
+tarball=$CACHE/$SUITE-slim-$key.tar
 
 if [ ! -s "$tarball" ]; then
     if ! command -v mmdebstrap >/dev/null 2>&1; then
@@ -89,7 +105,7 @@ if [ ! -s "$tarball" ]; then
             || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null; } \
             || die "could not install mmdebstrap with apt-get"
     fi
-    echo "make-base-image.sh: building a Debian bookworm root filesystem with: $PACKAGES"
+    echo "make-base-image.sh: building a Debian $SUITE root filesystem with: $PACKAGES"
     start=$(date +%s)
     rm -f "$tarball.tmp"
     # The dpkg and apt options stay in the image (as in the official slim image), so that
@@ -107,12 +123,12 @@ if [ ! -s "$tarball" ]; then
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         --dpkgopt='path-exclude=/usr/share/lintian/*' \
         --essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d" && echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.d/aurora-krb.conf"' \
-        bookworm "$tarball.tmp" "${SOURCES[@]}" \
+        "$SUITE" "$tarball.tmp" "${SOURCES[@]}" \
         || { rm -f "$tarball.tmp"; die "mmdebstrap failed: is Debian's mirror ($MIRROR) reachable?"; }
     mv "$tarball.tmp" "$tarball"
     echo "make-base-image.sh: root filesystem ready in $(( $(date +%s) - start ))s ($(du -h "$tarball" | cut -f1))"
     # Older tarballs of other package lists are of no further use.
-    find "$CACHE" -maxdepth 1 -name 'bookworm-slim-*.tar' ! -name "${tarball##*/}" -delete
+    find "$CACHE" -maxdepth 1 -name "$SUITE-slim-*.tar" ! -name "${tarball##*/}" -delete
 fi
 
 echo "make-base-image.sh: importing $tarball as $IMAGE"

@@ -266,6 +266,9 @@ wal_log_hints = on
 EOF
     # ... and full page writes on the writer it rewinds from.
     [ "$REPLICAS" = 0 ] || echo "full_page_writes = on" >> "$PGDATA/postgresql.conf"
+    # PostgreSQL 16 and later keep the credentials a client delegates (libpq's
+    # gssdelegation=1) only when told to; the realm takes them, so that delegation shows.
+    [ "$(cat "$PGDATA/PG_VERSION")" -lt 16 ] || echo "gss_accept_delegation = on" >> "$PGDATA/postgresql.conf"
     # What differs between instances (port, the writer to stream from) lives in each data
     # folder's instance.conf; pg_basebackup and pg_rewind copy the writer's, so it is written
     # after them.

@@ -314,6 +314,7 @@ impl Connector {
     }
 
     async fn gss_init_inner(&self, flags: libgssapi::context::CtxFlags) -> Result<GssStart, Error> {
+        let flags = gss::with_delegation(flags, self.inner.config.get_gss_delegation());
         let creds = &self.inner.creds;
         let cur = creds.get(&self.inner.service).await?;
         let site = GssSite {

@@ -52,6 +52,31 @@ pub(crate) const ENC_FLAGS: CtxFlags = CtxFlags::GSS_C_MUTUAL_FLAG
     .union(CtxFlags::GSS_C_CONF_FLAG)
     .union(CtxFlags::GSS_C_INTEG_FLAG);
 
+/// `flags` with `GSS_C_DELEG_FLAG` when `gssdelegation=1` asks for it; never otherwise: a
+/// server holding the user's forwarded ticket-granting ticket can act as the user.
+pub(crate) fn with_delegation(flags: CtxFlags, delegate: bool) -> CtxFlags {
+    if delegate {
+        flags | CtxFlags::GSS_C_DELEG_FLAG
+    } else {
+        flags
+    }
+}
+
+/// The login asked for delegation (`gssdelegation=1`) and the finished context says the
+/// credential was not delegated: MIT leaves the flag out, silently, when the ticket-granting
+/// ticket is not forwardable. libpq then goes on without delegating; the application that
+/// asked would only find out when the server cannot log in elsewhere as the user.
+fn not_delegated() -> Error {
+    Error::config(
+        "gssdelegation=1, but the Kerberos credential was not delegated: its ticket-granting \
+         ticket is not forwardable (or krb5.conf's enforce_ok_as_delegate refuses this server)",
+        "get a forwardable ticket: kinit -f for a credential cache, or forwardable = true in \
+         the [libdefaults] of krb5.conf for keytab and password credentials (and kinit's \
+         default); or set gssdelegation=0",
+    )
+    .with_setting("gssdelegation")
+}
+
 /// An exchange already finished elsewhere (GSS encryption authenticated the client).
 pub(crate) struct Done(pub GssFlags);
 
@@ -91,6 +116,8 @@ pub struct GssStart {
     pub(crate) principal: String,
     flags: GssFlags,
     complete: bool,
+    /// Delegation was asked for (`gssdelegation=1`).
+    delegate: bool,
 }
 
 impl std::fmt::Debug for GssStart {
@@ -136,6 +163,7 @@ pub(crate) async fn start(
     flags: CtxFlags,
 ) -> Result<GssStart, Error> {
     site.client = Some(cred.principal.clone());
+    let delegate = flags.contains(CtxFlags::GSS_C_DELEG_FLAG);
     let cred_handle = cred.cred.clone();
     let target = hostbased.to_string();
     let site2 = site.clone();
@@ -163,6 +191,9 @@ pub(crate) async fn start(
     // Bounded in time and in number (see `credentials::run_blocking`).
     let (ctx, tok, flags, complete) =
         crate::credentials::run_blocking(&cred.calls, kdc_timeout, "Kerberos", task).await??;
+    if complete && delegate && flags.0 & CtxFlags::GSS_C_DELEG_FLAG.bits() == 0 {
+        return Err(not_delegated());
+    }
     let first_token = tok.ok_or_else(|| {
         Error::new(Kind::Gss {
             detail: "the Kerberos library produced no initial token".into(),
@@ -175,6 +206,7 @@ pub(crate) async fn start(
         site,
         flags,
         complete,
+        delegate,
     })
 }
 
@@ -195,6 +227,11 @@ impl Initiator for GssStart {
         self.ctx = Some(ctx);
         self.flags = flags;
         self.complete = complete;
+        // The flags are final only once the context is complete (MIT reports none before).
+        if r.is_ok() && complete && self.delegate && flags.0 & CtxFlags::GSS_C_DELEG_FLAG.bits() == 0
+        {
+            return Err(not_delegated());
+        }
         r
     }
     fn is_complete(&self) -> bool {

@@ -1,9 +1,14 @@
-//! TLS: the SSLRequest, the handshake, and what the check reports about the certificate.
+//! TLS: the SSLRequest (or none, with `sslnegotiation=direct`), the handshake, and what the
+//! check reports about the certificate.
 //!
 //! The `TlsConnector` is built once per connector: building it loads the trust store
 //! (tens of milliseconds), far more than a handshake.
+//!
+//! Every handshake offers ALPN `postgresql`, as libpq 17 does: PostgreSQL 17 refuses a
+//! direct handshake without it, and checks it when offered after an SSLRequest; older
+//! servers ignore it.
 
-use crate::config::{Config, Secret, SslCertMode, SslMode, TlsVersion};
+use crate::config::{Config, Secret, SslCertMode, SslMode, SslNegotiation, TlsVersion};
 use crate::error::{Error, Kind};
 use crate::handoff::Transport;
 use bytes::BytesMut;
@@ -13,10 +18,14 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The ALPN protocol of PostgreSQL (registered with IANA for PostgreSQL 17).
+pub(crate) const ALPN_POSTGRESQL: &str = "postgresql";
+
 #[derive(Clone)]
 pub(crate) struct TlsSetup {
     connector: Option<tokio_native_tls::TlsConnector>,
     pub(crate) mode: SslMode,
+    pub(crate) negotiation: SslNegotiation,
     pub(crate) host: String,
     pub(crate) ca: Option<PathBuf>,
 }
@@ -53,10 +62,12 @@ impl TlsSetup {
         let ca = config.get_ssl_root_cert().map(Path::to_path_buf);
         // `require` with a CA file verifies the CA, as in libpq.
         let mode = config.get_effective_ssl_mode();
+        let negotiation = config.get_ssl_negotiation();
         if mode == SslMode::Disable {
             return Ok(TlsSetup {
                 connector: None,
                 mode,
+                negotiation,
                 host,
                 ca,
             });
@@ -65,6 +76,7 @@ impl TlsSetup {
         builder.min_protocol_version(Some(protocol(config.get_ssl_min_protocol_version())));
         builder.max_protocol_version(config.get_ssl_max_protocol_version().map(protocol));
         builder.use_sni(config.get_ssl_sni());
+        builder.request_alpns(&[ALPN_POSTGRESQL]);
         if let Some(path) = &ca {
             // native-tls only writes a debug log line when a root cannot be added, and then
             // every handshake fails with an unhelpful "unable to get local issuer": read and
@@ -120,13 +132,15 @@ impl TlsSetup {
         Ok(TlsSetup {
             connector: Some(connector.into()),
             mode,
+            negotiation,
             host,
             ca,
         })
     }
 
-    /// Sends SSLRequest and, if the server agrees, runs the handshake, verifying the first
-    /// host's name (`sslhost`, else `host`, else `hostaddr`).
+    /// Sends SSLRequest and, if the server agrees, runs the handshake (with
+    /// `sslnegotiation=direct`: the handshake at once), verifying the first host's name
+    /// (`sslhost`, else `host`, else `hostaddr`).
     pub(crate) async fn negotiate(
         &self,
         tcp: TcpStream,
@@ -144,6 +158,70 @@ impl TlsSetup {
         let Some(connector) = &self.connector else {
             return Ok((Transport::Plain(tcp), None));
         };
+        let direct = self.negotiation == SslNegotiation::Direct;
+        if !direct && !self.ssl_request(&mut tcp, name).await? {
+            return Ok((Transport::Plain(tcp), None));
+        }
+        let peer = tcp.peer_addr().ok();
+        let stream = connector.connect(name, tcp).await.map_err(|e| {
+            let error = match direct.then(|| direct_failure(&e)).flatten() {
+                Some(detail) => Error::new(Kind::DirectTls {
+                    addr: describe_peer(name, peer),
+                    detail: detail.into(),
+                })
+                .with_setting("sslnegotiation"),
+                None => Error::new(Kind::tls(name, self.ca.clone(), e.to_string())),
+            };
+            error.with_source(e)
+        })?;
+        // libpq 17's rule: a protocol other than postgresql is never PostgreSQL; after a
+        // direct handshake, none at all is a TLS terminator that does not know PostgreSQL.
+        let alpn = stream.get_ref().negotiated_alpn().ok().flatten();
+        match alpn.as_deref() {
+            Some(p) if p == ALPN_POSTGRESQL.as_bytes() => {}
+            Some(p) => {
+                return Err(Error::new(Kind::tls(
+                    name,
+                    self.ca.clone(),
+                    format!(
+                        "the server chose the ALPN protocol \"{}\", not \"postgresql\": it is \
+                         not a PostgreSQL server (a TLS proxy in front of another service?)",
+                        String::from_utf8_lossy(p).escape_debug()
+                    ),
+                )));
+            }
+            None if direct => {
+                return Err(Error::new(Kind::DirectTls {
+                    addr: describe_peer(name, peer),
+                    detail: "the TLS handshake completed without the ALPN protocol postgresql, \
+                             which PostgreSQL 17 always chooses: a TLS terminator or proxy that \
+                             does not know PostgreSQL answered"
+                        .into(),
+                })
+                .with_setting("sslnegotiation"));
+            }
+            None => {}
+        }
+        let peer = stream
+            .get_ref()
+            .peer_certificate()
+            .ok()
+            .flatten()
+            .and_then(|c| c.to_der().ok())
+            .and_then(|der| X509::from_der(&der).ok())
+            .map(|x| describe_cert(&x));
+        let info = TlsInfo {
+            verified_name: name.to_string(),
+            mode: self.mode,
+            peer,
+            protocol: None,
+        };
+        Ok((Transport::Tls(Box::new(stream)), Some(info)))
+    }
+
+    /// The SSLRequest: `true` when the server agrees to TLS, `false` when it declines and
+    /// `sslmode=prefer` goes on in plain text.
+    async fn ssl_request(&self, tcp: &mut TcpStream, name: &str) -> Result<bool, Error> {
         let mut buf = BytesMut::with_capacity(8);
         postgres_protocol::message::frontend::ssl_request(&mut buf);
         tcp.write_all(&buf)
@@ -156,8 +234,8 @@ impl TlsSetup {
             .await
             .map_err(|e| self.io_error(name, e))?;
         match answer[0] {
-            b'S' => {}
-            b'N' if self.mode == SslMode::Prefer => return Ok((Transport::Plain(tcp), None)),
+            b'S' => Ok(true),
+            b'N' if self.mode == SslMode::Prefer => Ok(false),
             b'N' => {
                 return Err(Error::new(Kind::tls(
                     name,
@@ -179,24 +257,6 @@ impl TlsSetup {
                 )));
             }
         }
-        let stream = connector.connect(name, tcp).await.map_err(|e| {
-            Error::new(Kind::tls(name, self.ca.clone(), e.to_string())).with_source(e)
-        })?;
-        let peer = stream
-            .get_ref()
-            .peer_certificate()
-            .ok()
-            .flatten()
-            .and_then(|c| c.to_der().ok())
-            .and_then(|der| X509::from_der(&der).ok())
-            .map(|x| describe_cert(&x));
-        let info = TlsInfo {
-            verified_name: name.to_string(),
-            mode: self.mode,
-            peer,
-            protocol: None,
-        };
-        Ok((Transport::Tls(Box::new(stream)), Some(info)))
     }
 
     fn io_error(&self, name: &str, e: std::io::Error) -> Error {
@@ -206,6 +266,66 @@ impl TlsSetup {
             format!("the connection broke during TLS negotiation: {e}"),
         ))
     }
+}
+
+/// `host (address)` for messages.
+fn describe_peer(name: &str, peer: Option<std::net::SocketAddr>) -> String {
+    match peer {
+        Some(a) => format!("{name} ({a})"),
+        None => name.to_string(),
+    }
+}
+
+/// OpenSSL's library code of its TLS layer, and the reasons that tell a peer which does not
+/// speak TLS at once (stable numbers of OpenSSL 1.1 and 3).
+const ERR_LIB_SSL: CInt = 20;
+const SSL_R_UNEXPECTED_EOF_WHILE_READING: CInt = 294;
+const SSL_R_WRONG_VERSION_NUMBER: CInt = 267;
+const SSL_R_PACKET_LENGTH_TOO_LONG: CInt = 198;
+const SSL_R_RECORD_LAYER_FAILURE: CInt = 313;
+const SSL_R_HTTP_REQUEST: CInt = 156;
+type CInt = std::os::raw::c_int;
+
+/// Why a direct handshake failed, when the failure says the server does not take TLS
+/// without an SSLRequest: it closed the connection (a server before 17 reads the
+/// ClientHello as a startup packet of absurd length and hangs up), or it answered with
+/// something that is not TLS. `None` for other failures (a refused certificate...), which
+/// are reported as any TLS failure. Decided on OpenSSL's error codes and the I/O error's
+/// kind, never on message text.
+fn direct_failure(e: &native_tls::Error) -> Option<&'static str> {
+    const CLOSED: &str = "it closed the connection when the TLS handshake began, without \
+                          answering";
+    const NOT_TLS: &str = "it answered the TLS handshake with something that is not TLS";
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+            .then_some(CLOSED);
+        }
+        if let Some(stack) = s.downcast_ref::<openssl::error::ErrorStack>() {
+            return stack
+                .errors()
+                .iter()
+                .filter(|e| e.library_code() == ERR_LIB_SSL)
+                .find_map(|e| match e.reason_code() {
+                    SSL_R_UNEXPECTED_EOF_WHILE_READING => Some(CLOSED),
+                    SSL_R_WRONG_VERSION_NUMBER
+                    | SSL_R_PACKET_LENGTH_TOO_LONG
+                    | SSL_R_RECORD_LAYER_FAILURE
+                    | SSL_R_HTTP_REQUEST => Some(NOT_TLS),
+                    _ => None,
+                });
+        }
+        src = s.source();
+    }
+    // OpenSSL's SSL_ERROR_SYSCALL without an errno: the peer closed the connection.
+    Some(CLOSED)
 }
 
 fn protocol(v: TlsVersion) -> native_tls::Protocol {
@@ -674,6 +794,140 @@ mod tests {
             let (_, server) = handshake(&pki.config(&extra), &pki, true).await;
             assert!(server.is_err(), "{extra}: {server:?}");
         }
+    }
+
+    /// What a direct-TLS test server saw: the first byte the client sent and the ALPN
+    /// protocols it offered (wire format).
+    #[derive(Debug)]
+    struct SeenDirect {
+        first_byte: u8,
+        alpn_offered: Vec<u8>,
+    }
+
+    /// A one-connection server that takes the TLS handshake at once, as PostgreSQL 17 does
+    /// with direct negotiation; it chooses ALPN `postgresql` when `choose_alpn`.
+    fn serve_direct(
+        pki: &Pki,
+        choose_alpn: bool,
+    ) -> (
+        std::net::SocketAddr,
+        std::thread::JoinHandle<Result<SeenDirect, String>>,
+    ) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut acc = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        acc.set_certificate(&pki.server.0).unwrap();
+        acc.set_private_key(&pki.server.1).unwrap();
+        let offered = Arc::new(Mutex::new(Vec::new()));
+        let offered2 = offered.clone();
+        acc.set_alpn_select_callback(move |_, client| {
+            *offered2.lock().unwrap() = client.to_vec();
+            if choose_alpn {
+                openssl::ssl::select_next_proto(b"\x0apostgresql", client)
+                    .ok_or(openssl::ssl::AlpnError::NOACK)
+            } else {
+                Err(openssl::ssl::AlpnError::NOACK)
+            }
+        });
+        let acc = acc.build();
+        let handle = std::thread::spawn(move || {
+            let (s, _) = listener.accept().map_err(|e| e.to_string())?;
+            let mut first = [0u8; 1];
+            s.peek(&mut first).map_err(|e| e.to_string())?;
+            let mut tls = acc.accept(s).map_err(|e| e.to_string())?;
+            // Keep the connection until the client has looked at it.
+            let _ = tls.read(&mut [0u8; 1]);
+            Ok(SeenDirect {
+                first_byte: first[0],
+                alpn_offered: offered.lock().unwrap().clone(),
+            })
+        });
+        (addr, handle)
+    }
+
+    /// A server before PostgreSQL 17 meeting a ClientHello: it reads it as a startup packet
+    /// of absurd length and hangs up (`answer` empty), or a proxy answers something else.
+    fn serve_not_direct(answer: &'static [u8]) -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            assert_ne!(len, [0, 0, 0, 8], "an SSLRequest was sent");
+            s.write_all(answer).unwrap();
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn direct_negotiation_starts_the_handshake_at_once_with_alpn_postgresql() {
+        let pki = Pki::new("localhost");
+        let config = pki.config("sslnegotiation=direct");
+        let setup = TlsSetup::new(&config).unwrap();
+        let (addr, server) = serve_direct(&pki, true);
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (transport, info) = setup.negotiate(tcp).await.unwrap();
+        assert!(info.is_some());
+        let Transport::Tls(t) = &transport else {
+            panic!("not TLS")
+        };
+        assert_eq!(
+            t.get_ref().negotiated_alpn().unwrap().as_deref(),
+            Some(&b"postgresql"[..])
+        );
+        drop(transport);
+        let seen = server.join().unwrap().unwrap();
+        assert_eq!(seen.first_byte, 0x16, "the first byte must open a TLS handshake record");
+        assert_eq!(seen.alpn_offered, b"\x0apostgresql");
+
+        // The SSLRequest path offers ALPN postgresql too, as libpq 17 does.
+        let (client, _) = handshake(&pki.config(""), &pki, false).await;
+        client.unwrap();
+    }
+
+    #[tokio::test]
+    async fn direct_negotiation_against_an_older_server_names_the_cause_and_the_fix() {
+        let pki = Pki::new("localhost");
+        let setup = TlsSetup::new(&pki.config("sslnegotiation=direct")).unwrap();
+        for (answer, needle) in [
+            // PostgreSQL 15 and 16: the connection closes without a byte.
+            (&b""[..], "closed the connection"),
+            // Something that answers in PostgreSQL's own protocol (an ErrorResponse).
+            (&b"EFATAL: unsupported frontend protocol\0\0\0\0\0\0\0\0\0\0"[..], "not TLS"),
+        ] {
+            let addr = serve_not_direct(answer);
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let e = setup.negotiate(tcp).await.err().expect("must fail");
+            assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+            assert_eq!(e.setting(), Some("sslnegotiation"), "{e}");
+            assert!(e.cause().contains(needle), "{}", e.cause());
+            assert!(e.cause().contains("PostgreSQL 17"), "{}", e.cause());
+            assert!(e.fix().contains("sslnegotiation=postgres"), "{}", e.fix());
+            assert!(e.fix().contains("PostgreSQL 17"), "{}", e.fix());
+            assert!(!e.cause().contains("FATAL"), "the server's words are not shown");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_direct_handshake_without_alpn_is_refused() {
+        let pki = Pki::new("localhost");
+        let setup = TlsSetup::new(&pki.config("sslnegotiation=direct")).unwrap();
+        let (addr, server) = serve_direct(&pki, false);
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let e = setup.negotiate(tcp).await.err().expect("must fail");
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.cause().contains("ALPN"), "{}", e.cause());
+        assert!(e.fix().contains("sslnegotiation=postgres"), "{}", e.fix());
+        let _ = server.join();
+        // A certificate the client refuses stays a certificate error, not "not direct".
+        let other = Pki::new("other.example.test");
+        let (addr, _server) = serve_direct(&other, true);
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let e = setup.negotiate(tcp).await.err().expect("must fail");
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert_eq!(e.setting(), None, "{e}");
+        assert!(e.cause().contains("certificate"), "{}", e.cause());
     }
 
     #[tokio::test]

@@ -5,7 +5,10 @@
 
 use super::hosts::{LoadBalanceHosts, TargetSessionAttrs};
 use super::require_auth::{AuthMethod, RequireAuth};
-use super::{Config, CredentialSource, GssEncMode, Secret, SslCertMode, TlsVersion, parse_seconds};
+use super::{
+    Config, CredentialSource, GssEncMode, Secret, SslCertMode, SslNegotiation, TlsVersion,
+    parse_seconds,
+};
 use crate::error::Error;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -365,18 +368,23 @@ pub const KEYWORDS: &[Keyword] = &[
         "sslnegotiation",
         Some("PGSSLNEGOTIATION"),
         Value("postgres"),
-        DefaultOnly,
-        "Only `postgres` (an SSLRequest first): `direct` TLS comes with PostgreSQL 17 support.",
-        |_, v| {
-            if matches!(v, "" | "postgres") {
-                Ok(())
-            } else {
-                Err(Error::config(
-                    format!("sslnegotiation={v} is not supported yet"),
-                    "remove it: direct TLS negotiation comes with this crate's PostgreSQL 17 \
-                     support; the default, postgres, works with every server",
-                ))
-            }
+        Implemented,
+        "`postgres` (an SSLRequest first; every server) or `direct` (the TLS handshake at once, \
+         with ALPN `postgresql`: one round trip fewer, PostgreSQL 17 and later only). `direct` \
+         needs `sslmode=require` or stronger, as in libpq 17; against an older server it fails \
+         with an error that says so.",
+        |c, v| {
+            c.ssl_negotiation = match v {
+                "" | "postgres" => SslNegotiation::Postgres,
+                "direct" => SslNegotiation::Direct,
+                other => {
+                    return Err(Error::config(
+                        format!("unknown sslnegotiation `{other}`"),
+                        "use postgres (the default) or direct (PostgreSQL 17 and later)",
+                    ));
+                }
+            };
+            Ok(())
         },
     ),
     kw(
@@ -635,18 +643,24 @@ pub const KEYWORDS: &[Keyword] = &[
         "gssdelegation",
         Some("PGGSSDELEGATION"),
         Value("0"),
-        DefaultOnly,
-        "Only `0`: delegating credentials to the server comes with PostgreSQL 17 support.",
-        |_, v| {
-            if matches!(v, "" | "0") {
-                Ok(())
-            } else {
-                Err(Error::config(
-                    format!("gssdelegation={v} is not supported yet"),
-                    "remove it (or write 0): delegating Kerberos credentials to the server \
-                     comes with this crate's PostgreSQL 17 support",
-                ))
-            }
+        Implemented,
+        "`1` forwards the user's Kerberos credentials to the server (`GSS_C_DELEG_FLAG`), for \
+         postgres_fdw or dblink to log in elsewhere as the user; `0` (the default) never does. \
+         Needs a forwardable ticket (`kinit -f`, or `forwardable = true` in krb5.conf): \
+         without one the login fails and says so, where libpq goes on without delegating. \
+         PostgreSQL 16+ keeps them only with `gss_accept_delegation = on`.",
+        |c, v| {
+            c.gss_delegation = match v {
+                "" | "0" => false,
+                "1" => true,
+                other => {
+                    return Err(Error::config(
+                        format!("unknown gssdelegation `{other}`"),
+                        "use 0 (the default: credentials stay here) or 1 (forward them)",
+                    ));
+                }
+            };
+            Ok(())
         },
     ),
     kw(
@@ -1203,8 +1217,8 @@ mod tests {
             ("sslcrl=/c", "sslcrl", "revocation"),
             ("sslcrldir=/d", "sslcrldir", "revocation"),
             ("requirepeer=postgres", "requirepeer", "Unix-socket"),
-            ("sslnegotiation=direct", "sslnegotiation", "PostgreSQL 17"),
-            ("gssdelegation=1", "gssdelegation", "PostgreSQL 17"),
+            ("sslnegotiation=requiredirect", "sslnegotiation", "direct"),
+            ("gssdelegation=yes", "gssdelegation", "1"),
             ("sslcompression=1", "sslcompression", "CRIME"),
             ("gsslib=sspi", "gsslib", "SSPI"),
             ("replication=database", "replication", "ordinary sessions"),

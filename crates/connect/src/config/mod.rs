@@ -87,6 +87,29 @@ impl FromStr for SslMode {
     }
 }
 
+/// How TLS starts, as libpq 17's `sslnegotiation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslNegotiation {
+    /// An SSLRequest first, and the handshake once the server agrees: every server takes it.
+    /// The default.
+    #[default]
+    Postgres,
+    /// The TLS handshake right after the TCP connection, with ALPN `postgresql` (one round
+    /// trip fewer). PostgreSQL 17 and later only; needs `sslmode=require` or stronger, since
+    /// there is no plaintext to fall back to.
+    Direct,
+}
+
+impl SslNegotiation {
+    /// The libpq spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslNegotiation::Postgres => "postgres",
+            SslNegotiation::Direct => "direct",
+        }
+    }
+}
+
 /// Whether to encrypt with GSS instead of TLS, as libpq's `gssencmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GssEncMode {
@@ -268,6 +291,8 @@ pub struct Config {
     pub(crate) tls_host: Option<String>,
     pub(crate) ssl_mode: SslMode,
     pub(crate) gss_enc_mode: GssEncMode,
+    ssl_negotiation: SslNegotiation,
+    gss_delegation: bool,
     pub(crate) ssl_root_cert: Option<PathBuf>,
     ssl_root_system: bool,
     ssl_cert: Option<PathBuf>,
@@ -337,6 +362,8 @@ impl Config {
             tls_host: None,
             ssl_mode: SslMode::VerifyFull,
             gss_enc_mode: GssEncMode::Disable,
+            ssl_negotiation: SslNegotiation::Postgres,
+            gss_delegation: false,
             ssl_root_cert: None,
             ssl_root_system: false,
             ssl_cert: None,
@@ -608,6 +635,20 @@ impl Config {
         self.gss_enc_mode = mode;
         self
     }
+    /// Sets how TLS starts (`sslnegotiation`): [`SslNegotiation::Direct`] needs PostgreSQL 17
+    /// and `sslmode=require` or stronger.
+    pub fn ssl_negotiation(&mut self, negotiation: SslNegotiation) -> &mut Config {
+        self.ssl_negotiation = negotiation;
+        self
+    }
+    /// Sets whether the user's Kerberos credentials are forwarded to the server
+    /// (`gssdelegation=1`), for the server to log in elsewhere as the user (postgres_fdw,
+    /// dblink). Off by default: a server holding them can act as the user until they
+    /// expire.
+    pub fn gss_delegation(&mut self, delegate: bool) -> &mut Config {
+        self.gss_delegation = delegate;
+        self
+    }
     /// Sets the PEM file of the CA certificates to trust; the system's trust store is then
     /// not used, as with libpq.
     pub fn ssl_root_cert(&mut self, path: impl Into<PathBuf>) -> &mut Config {
@@ -821,6 +862,14 @@ impl Config {
     pub fn get_gss_enc_mode(&self) -> GssEncMode {
         self.gss_enc_mode
     }
+    /// How TLS starts (`sslnegotiation`).
+    pub fn get_ssl_negotiation(&self) -> SslNegotiation {
+        self.ssl_negotiation
+    }
+    /// Whether the user's Kerberos credentials are forwarded to the server (`gssdelegation`).
+    pub fn get_gss_delegation(&self) -> bool {
+        self.gss_delegation
+    }
     /// The CA file, when set (`None` too for `sslrootcert=system`).
     pub fn get_ssl_root_cert(&self) -> Option<&Path> {
         self.ssl_root_cert.as_deref()
@@ -1015,6 +1064,21 @@ impl Config {
                 "use sslmode=verify-full (the default) with sslrootcert=system, as libpq \
                  requires, or give sslrootcert a CA file",
             ));
+        }
+        if self.ssl_negotiation == SslNegotiation::Direct
+            && matches!(self.ssl_mode, SslMode::Disable | SslMode::Prefer)
+        {
+            // libpq 17's rule: a direct handshake leaves nothing to fall back to, and a weak
+            // mode would suggest a plaintext fallback that never happens.
+            return Err(Error::config(
+                format!(
+                    "sslnegotiation=direct with sslmode={}",
+                    self.ssl_mode.as_str()
+                ),
+                "use sslmode=verify-full (the default), verify-ca or require with \
+                 sslnegotiation=direct, as libpq 17 requires, or sslnegotiation=postgres",
+            )
+            .with_setting("sslnegotiation"));
         }
         if let Some(max) = self.ssl_max_protocol
             && max < self.ssl_min_protocol
@@ -1260,6 +1324,40 @@ mod tests {
     }
 
     #[test]
+    fn direct_tls_needs_a_strong_sslmode_and_delegation_is_off_by_default() {
+        let c = Config::parse("host=h").unwrap();
+        assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Postgres);
+        assert!(!c.get_gss_delegation(), "delegation must never be the default");
+        for mode in ["require", "verify-ca", "verify-full"] {
+            let c = Config::parse(&format!("host=h sslmode={mode} sslnegotiation=direct")).unwrap();
+            assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
+            c.validate().unwrap();
+        }
+        for mode in ["disable", "prefer"] {
+            let c = Config::parse(&format!("host=h sslmode={mode} sslnegotiation=direct")).unwrap();
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            assert_eq!(e.setting(), Some("sslnegotiation"));
+            assert!(
+                e.to_string()
+                    .contains(&format!("sslnegotiation=direct with sslmode={mode}")),
+                "{e}"
+            );
+            assert!(e.fix().contains("sslmode=verify-full"), "{}", e.fix());
+        }
+        // The same through the environment, in any order of keys.
+        let c = Config::from_vars_and(
+            vars(&[("PGSSLNEGOTIATION", "direct"), ("PGSSLMODE", "prefer")]),
+            "host=h",
+        )
+        .unwrap();
+        assert_eq!(c.validate().unwrap_err().setting(), Some("sslnegotiation"));
+        let c = Config::parse("host=h gssdelegation=1").unwrap();
+        assert!(c.get_gss_delegation());
+        assert!(!Config::parse("host=h gssdelegation=0").unwrap().get_gss_delegation());
+    }
+
+    #[test]
     fn session_attrs_and_keepalives() {
         let c = Config::parse(
             "host=h target_session_attrs=prefer-standby load_balance_hosts=random \
@@ -1421,7 +1519,7 @@ mod tests {
             ("PGOPTIONS", "-c search_path=app"),
             ("PGAPPNAME", "tool"),
             ("PGSSLMODE", "require"),
-            ("PGSSLNEGOTIATION", "postgres"),
+            ("PGSSLNEGOTIATION", "direct"),
             ("PGSSLCOMPRESSION", "0"),
             ("PGSSLCERT", "/c.pem"),
             ("PGSSLKEY", "/k.pem"),
@@ -1433,7 +1531,7 @@ mod tests {
             ("PGGSSENCMODE", "prefer"),
             ("PGKRBSRVNAME", "pg"),
             ("PGGSSLIB", "gssapi"),
-            ("PGGSSDELEGATION", "0"),
+            ("PGGSSDELEGATION", "1"),
             ("PGTARGETSESSIONATTRS", "primary"),
             ("PGLOADBALANCEHOSTS", "random"),
             ("PGREQUIREAUTH", "gss"),
@@ -1467,6 +1565,8 @@ mod tests {
         assert_eq!(c.get_ssl_min_protocol_version(), TlsVersion::Tls13);
         assert_eq!(c.get_ssl_max_protocol_version(), Some(TlsVersion::Tls13));
         assert_eq!(c.get_gss_enc_mode(), GssEncMode::Prefer);
+        assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
+        assert!(c.get_gss_delegation());
         assert_eq!(c.get_krbsrvname(), "pg");
         assert_eq!(c.get_target_session_attrs(), TargetSessionAttrs::Primary);
         assert_eq!(c.get_load_balance_hosts(), LoadBalanceHosts::Random);
@@ -1479,8 +1579,8 @@ mod tests {
             ("PGSSLCRL", "/crl.pem"),
             ("PGSSLCRLDIR", "/crls"),
             ("PGREQUIREPEER", "postgres"),
-            ("PGSSLNEGOTIATION", "direct"),
-            ("PGGSSDELEGATION", "1"),
+            ("PGSSLNEGOTIATION", "requiredirect"),
+            ("PGGSSDELEGATION", "2"),
             ("PGGSSLIB", "sspi"),
             ("PGCLIENTENCODING", "SQL_ASCII"),
             ("PGSSLCOMPRESSION", "1"),

@@ -133,6 +133,12 @@ pub(crate) enum Kind {
         ca: Option<PathBuf>,
         detail: String,
     },
+    /// `sslnegotiation=direct` met a server that does not take a TLS handshake without an
+    /// SSLRequest (before PostgreSQL 17, or a proxy in front of it).
+    DirectTls {
+        addr: String,
+        detail: String,
+    },
     ServerUnreachable {
         addr: String,
         detail: String,
@@ -292,7 +298,7 @@ impl Error {
             Kind::WrongRealm { .. } => ErrorKind::WrongRealm,
             Kind::BadPassword { .. } => ErrorKind::BadPassword,
             Kind::AccountRefused { .. } => ErrorKind::AccountRefused,
-            Kind::Tls { .. } => ErrorKind::Tls,
+            Kind::Tls { .. } | Kind::DirectTls { .. } => ErrorKind::Tls,
             Kind::ServerUnreachable { .. } => ErrorKind::ServerUnreachable,
             Kind::RoleMissing { .. } => ErrorKind::RoleMissing,
             Kind::PasswordRequested { .. } => ErrorKind::PasswordRequested,
@@ -365,6 +371,7 @@ impl Error {
             | Kind::BadPassword { detail, .. }
             | Kind::AccountRefused { detail, .. }
             | Kind::Tls { detail, .. }
+            | Kind::DirectTls { detail, .. }
             | Kind::ServerUnreachable { detail, .. }
             | Kind::ServerNotAuthenticated { detail }
             | Kind::Protocol { detail }
@@ -502,6 +509,11 @@ impl Error {
                      name {host} with the system's trusted CAs"
                 ),
             },
+            Kind::DirectTls { addr, detail } => format!(
+                "the server at {addr} does not take TLS directly (sslnegotiation=direct): \
+                 {detail}. Direct TLS needs PostgreSQL 17 or later; older servers, and proxies \
+                 that expect PostgreSQL's SSLRequest, do not understand it"
+            ),
             Kind::ServerUnreachable { addr, .. } => format!(
                 "the database server at {addr} could not be reached: it is not running, not \
                  listening on that port, or a firewall or security group blocks it"
@@ -719,6 +731,9 @@ impl Error {
                     bundle from AWS)"
                     .into(),
             },
+            Kind::DirectTls { .. } => "use sslnegotiation=postgres (the default: an SSLRequest \
+                first, which every server takes), or upgrade the server to PostgreSQL 17 or later"
+                .into(),
             Kind::ServerUnreachable { .. } => "check the host, port (and hostaddr), that the \
                 server runs, and that the security group allows this client"
                 .into(),
@@ -840,6 +855,10 @@ impl fmt::Display for Error {
                 ca.as_ref()
                     .map(|c| c.display().to_string())
                     .unwrap_or_else(|| "system trust store".into())
+            ),
+            Kind::DirectTls { addr, detail } => format!(
+                "direct TLS (sslnegotiation=direct) failed at {addr}: {detail}; the server \
+                 needs PostgreSQL 17 or later, else use sslnegotiation=postgres"
             ),
             Kind::Timeout { phase, after } => format!("{phase} timed out after {after:?}"),
             Kind::Server { code, message } => format!("server error {code}: {message}"),
