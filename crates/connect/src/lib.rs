@@ -56,7 +56,9 @@ mod target;
 mod tls;
 
 pub use authenticate::Authenticated;
-pub use config::{Config, CredentialSource, GssEncMode, Secret, SslMode};
+pub use config::{
+    Config, CredentialSource, GssEncMode, PasswordProvider, PasswordRequest, Secret, SslMode,
+};
 pub use connector::{Connection, Connector};
 pub use credentials::CredentialInfo;
 pub use dial::Dialed;

@@ -63,6 +63,11 @@ pub enum ErrorKind {
     Server,
     /// Another Kerberos (GSSAPI) failure.
     Gss,
+    /// The password provider (such as the IAM token provider) could not give a password.
+    PasswordSource,
+    /// The server refused the password the password provider gave (on Aurora, an IAM
+    /// token: `PAM authentication failed`).
+    PasswordRefused,
 }
 
 pub(crate) enum Kind {
@@ -152,6 +157,14 @@ pub(crate) enum Kind {
     Gss {
         detail: String,
     },
+    PasswordSource {
+        detail: String,
+    },
+    PasswordRefused {
+        user: String,
+        code: String,
+        message: String,
+    },
 }
 
 /// A failed login or setup step. See [`Error::kind`], [`Error::cause`], [`Error::fix`].
@@ -196,6 +209,18 @@ impl Error {
 
     pub(crate) fn timeout(phase: &'static str, after: Duration) -> Error {
         Error::new(Kind::Timeout { phase, after })
+    }
+
+    /// The failure of a password provider; `source` becomes [`std::error::Error::source`].
+    pub(crate) fn password_source(
+        detail: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        let mut e = Error::new(Kind::PasswordSource {
+            detail: detail.into(),
+        });
+        e.0.source = source;
+        e
     }
 
     pub(crate) fn with_context(mut self, context: impl Into<String>) -> Error {
@@ -258,6 +283,8 @@ impl Error {
             Kind::Protocol { .. } => ErrorKind::Protocol,
             Kind::Server { .. } => ErrorKind::Server,
             Kind::Gss { .. } => ErrorKind::Gss,
+            Kind::PasswordSource { .. } => ErrorKind::PasswordSource,
+            Kind::PasswordRefused { .. } => ErrorKind::PasswordRefused,
         }
     }
 
@@ -291,7 +318,7 @@ impl Error {
     /// The SQLSTATE code of a server error, when the server sent one.
     pub fn sqlstate(&self) -> Option<&str> {
         match &self.0.kind {
-            Kind::Server { code, .. } => Some(code),
+            Kind::Server { code, .. } | Kind::PasswordRefused { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -314,11 +341,13 @@ impl Error {
             | Kind::ServerUnreachable { detail, .. }
             | Kind::ServerNotAuthenticated { detail }
             | Kind::Protocol { detail }
-            | Kind::Gss { detail } => detail.clone(),
+            | Kind::Gss { detail }
+            | Kind::PasswordSource { detail } => detail.clone(),
             Kind::RoleMissing { message, .. }
             | Kind::ServerGss { message, .. }
             | Kind::RoleMismatch { message, .. }
-            | Kind::Server { message, .. } => message.clone(),
+            | Kind::Server { message, .. }
+            | Kind::PasswordRefused { message, .. } => message.clone(),
             Kind::PasswordRequested { method, .. } => format!("server requested {method}"),
             Kind::Timeout { phase, after } => format!("{phase} took longer than {after:?}"),
         }
@@ -461,6 +490,16 @@ impl Error {
                 format!("the server refused the login ({code}): {message}")
             }
             Kind::Gss { detail } => format!("Kerberos (GSSAPI) failed: {detail}"),
+            Kind::PasswordSource { detail } => {
+                format!("the password provider gave no password for this login: {detail}")
+            }
+            Kind::PasswordRefused { user, .. } => format!(
+                "the server refused the password the password provider gave for role {user}; \
+                 for an IAM token: it expired (15 minutes) or was made for another host \
+                 name, port, user or region, the AWS identity that signed it may not \
+                 rds-db:connect to this user, the role is not granted rds_iam, or IAM \
+                 authentication is off on the cluster"
+            ),
         }
     }
 
@@ -579,6 +618,17 @@ impl Error {
                 _ => "read the server's message above".into(),
             },
             Kind::Gss { .. } => "run `aurora-krb check` for a diagnosis".into(),
+            Kind::PasswordSource { .. } => "for an IAM token: check the AWS credentials this \
+                program gets (AWS_PROFILE, environment, instance or task role) and its \
+                region; otherwise see the provider's message"
+                .into(),
+            Kind::PasswordRefused { .. } => "sign the token for the endpoint name the \
+                cluster reports (not a custom DNS name or an IP), the port and user= \
+                exactly, in the cluster's region; allow rds-db:connect on \
+                arn:aws:rds-db:<region>:<account>:dbuser:<cluster-resource-id>/<user>; \
+                GRANT rds_iam TO the role (not rds_ad as well); enable IAM database \
+                authentication on the cluster"
+                .into(),
         }
     }
 }
@@ -615,6 +665,14 @@ impl fmt::Display for Error {
             ),
             Kind::Timeout { phase, after } => format!("{phase} timed out after {after:?}"),
             Kind::Server { code, message } => format!("server error {code}: {message}"),
+            Kind::PasswordRefused {
+                user,
+                code,
+                message,
+            } => format!(
+                "the server refused the provided password (IAM token) for role {user}: \
+                 {code}: {message}"
+            ),
             Kind::ServerUnreachable { addr, detail } => {
                 format!("cannot reach the server at {addr}: {detail}")
             }
