@@ -662,7 +662,10 @@ fn main() {
          load average at start: {}",
         args.logins,
         args.rounds,
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "round trips per login: the client's flights per connection (counted by the proxy), \

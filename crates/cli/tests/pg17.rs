@@ -96,15 +96,19 @@ fn compose_command() -> Result<Vec<String>, String> {
         .status();
     match info {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err("no `docker` binary on PATH: install Docker Engine and compose \
+            return Err(
+                "no `docker` binary on PATH: install Docker Engine and compose \
                         (Debian: apt-get install docker.io docker-compose)"
-                .into());
+                    .into(),
+            );
         }
         Err(e) => return Err(format!("cannot run `docker`: {e}")),
         Ok(s) if !s.success() => {
-            return Err("the Docker daemon does not answer (`docker info` failed): start it \
+            return Err(
+                "the Docker daemon does not answer (`docker info` failed): start it \
                         (systemctl start docker) or check your access to its socket"
-                .into());
+                    .into(),
+            );
         }
         Ok(_) => {}
     }
@@ -205,7 +209,10 @@ impl Project {
                         bail!("the {service} container stopped ({s}):\n{}", self.logs())
                     }
                     s if Instant::now() > deadline => {
-                        bail!("{service} is not healthy after 120 s ({s}):\n{}", self.logs())
+                        bail!(
+                            "{service} is not healthy after 120 s ({s}):\n{}",
+                            self.logs()
+                        )
                     }
                     _ => sleep(Duration::from_millis(250)),
                 }
@@ -233,7 +240,13 @@ impl Drop for Project {
                 Command::new("docker")
                     .args(["run", "--rm", "--entrypoint", "find", "-v"])
                     .arg(format!("{}:/realm", self.data.display()))
-                    .args(["aurora-krb/realm-kdc", "/realm", "-mindepth", "1", "-delete"]),
+                    .args([
+                        "aurora-krb/realm-kdc",
+                        "/realm",
+                        "-mindepth",
+                        "1",
+                        "-delete",
+                    ]),
                 Duration::from_secs(60),
                 None,
             );
@@ -256,7 +269,10 @@ fn remove_stale_projects() -> Result<()> {
     .ok("docker ps")?;
     let mut seen = std::collections::HashSet::new();
     for project in ran.stdout.lines().filter(|p| p.starts_with(PROJECT_PREFIX)) {
-        let pid = project[PROJECT_PREFIX.len()..].split('-').next().unwrap_or("");
+        let pid = project[PROJECT_PREFIX.len()..]
+            .split('-')
+            .next()
+            .unwrap_or("");
         if !seen.insert(project.to_string()) || Path::new("/proc").join(pid).exists() {
             continue;
         }
@@ -536,17 +552,17 @@ fn direct_tls_against_postgresql_15_names_the_cause_and_the_fix() {
         .unwrap();
     let base = aurora_krb_test_support::realm::base_conninfo(&realm);
     rt.block_on(async {
-        let postgres = Connector::new(
-            format!("{base} sslnegotiation=postgres")
-                .parse()
-                .unwrap(),
-        )
-        .unwrap();
+        let postgres =
+            Connector::new(format!("{base} sslnegotiation=postgres").parse().unwrap()).unwrap();
         let secured = postgres
             .tls(postgres.dial().await.unwrap())
             .await
             .expect("TLS after an SSLRequest works with PostgreSQL 15");
-        assert_eq!(secured.alpn(), None, "PostgreSQL 15 chooses no ALPN protocol");
+        assert_eq!(
+            secured.alpn(),
+            None,
+            "PostgreSQL 15 chooses no ALPN protocol"
+        );
 
         let direct =
             Connector::new(format!("{base} sslnegotiation=direct").parse().unwrap()).unwrap();

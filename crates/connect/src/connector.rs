@@ -177,6 +177,9 @@ impl Connector {
         target: &HostTarget,
         addr: SocketAddr,
     ) -> Result<(tokio_postgres::Client, Connection), Error> {
+        if self.inner.config.password_provider.is_some() {
+            return self.provided_password_login(target, addr).await;
+        }
         match self.inner.config.gss_enc_mode {
             GssEncMode::Disable => {}
             mode => {
@@ -229,6 +232,26 @@ impl Connector {
         self.finish(auth).await
     }
 
+    /// A login with the password provider's password instead of Kerberos: a fresh one for
+    /// every connection (an IAM token lasts 15 minutes), asked for while TCP and TLS are
+    /// under way.
+    async fn provided_password_login(
+        &self,
+        target: &HostTarget,
+        addr: SocketAddr,
+    ) -> Result<(tokio_postgres::Client, Connection), Error> {
+        let limit = self.inner.config.connect_timeout;
+        let network = async {
+            let d = self.dial_addr(target, addr, limit).await?;
+            self.tls(d).await
+        };
+        // Either failing ends the other: no token is waited for behind a refused TLS.
+        let (secured, password) =
+            tokio::try_join!(network, self.password_for(target, Some(addr.ip())))?;
+        let auth = self.authenticate_password(secured, password).await?;
+        self.finish(auth).await
+    }
+
     /// GSS encryption instead of TLS: `None` when the server declines it.
     async fn gss_encrypted_login(
         &self,
@@ -254,7 +277,7 @@ impl Connector {
             || tracing::debug!(elapsed_ms = ms(started), flags = ?flags.names(), "gss encryption"),
         );
         let transport = Transport::GssEnc(Box::new(stream));
-        self.authenticate_with(transport, gss::Done(flags), None, principal)
+        self.authenticate_with(transport, gss::Done(flags), None, principal, None)
             .await
             .map(Some)
     }

@@ -228,7 +228,10 @@ impl Initiator for GssStart {
         self.flags = flags;
         self.complete = complete;
         // The flags are final only once the context is complete (MIT reports none before).
-        if r.is_ok() && complete && self.delegate && flags.0 & CtxFlags::GSS_C_DELEG_FLAG.bits() == 0
+        if r.is_ok()
+            && complete
+            && self.delegate
+            && flags.0 & CtxFlags::GSS_C_DELEG_FLAG.bits() == 0
         {
             return Err(not_delegated());
         }

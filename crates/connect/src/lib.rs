@@ -60,7 +60,10 @@ mod tls;
 
 pub use authenticate::Authenticated;
 pub use client::{CancelToken, Client, RecyclingMethod, StatementCache, Transaction, Unusable};
-pub use config::{Config, CredentialSource, GssEncMode, Secret, SslMode, SslNegotiation};
+pub use config::{
+    Config, CredentialSource, GssEncMode, PasswordProvider, PasswordRequest, Secret, SslMode,
+    SslNegotiation,
+};
 pub use connector::{Connection, Connector};
 pub use credentials::CredentialInfo;
 pub use dial::Dialed;

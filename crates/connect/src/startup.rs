@@ -21,6 +21,9 @@ pub(crate) struct AuthSettings<'a> {
     pub client: &'a str,
     pub service: &'a str,
     pub password_fallback: Option<&'a Secret>,
+    /// Whether Kerberos logs in: `false` for a password provider's login, where
+    /// `password_fallback` holds the provider's password and is the only way in.
+    pub kerberos: bool,
     /// TLS with the server's certificate verified against its name (`verify-full`).
     pub tls_verified: bool,
     /// GSS encryption: the server proved its Kerberos identity while setting it up.
@@ -117,6 +120,19 @@ fn wipe(buf: &mut BytesMut) {
     buf.clear();
 }
 
+/// A server that asks for Kerberos from a login that brings a password provider's password
+/// (on Aurora: the role is granted rds_ad, not rds_iam).
+fn kerberos_requested(user: &str) -> Error {
+    Error::config(
+        format!(
+            "the server asked for Kerberos for role {user}, but this login uses the \
+             password provider's password (an IAM token) and no Kerberos; nothing was sent"
+        ),
+        "on Aurora grant the role rds_iam and revoke rds_ad (the two exclude each other); \
+         or drop Config::password_provider to log in with Kerberos",
+    )
+}
+
 pub(crate) fn not_proven(detail: &str) -> Error {
     Error::new(Kind::ServerNotAuthenticated {
         detail: detail.to_string(),
@@ -190,6 +206,9 @@ where
             Message::AuthenticationGss | Message::AuthenticationSspi if pipelined => {
                 pipelined = false;
             }
+            Message::AuthenticationGss | Message::AuthenticationSspi if !settings.kerberos => {
+                return Err(kerberos_requested(settings.user));
+            }
             Message::AuthenticationGss | Message::AuthenticationSspi => {
                 let tok = first.take().ok_or_else(|| {
                     Error::protocol(
@@ -223,6 +242,13 @@ where
                 }
             }
             Message::AuthenticationOk => {
+                if !used_password && !settings.kerberos {
+                    return Err(not_proven(
+                        "it accepted the login without asking for the password of the \
+                         password provider; a `trust` line in pg_hba.conf, or not the real \
+                         server",
+                    ));
+                }
                 if !used_password {
                     if first.is_some() || pipelined {
                         return Err(not_proven(
@@ -310,12 +336,21 @@ where
                         message,
                     }));
                 }
-                return Err(from_server(
-                    &code,
-                    &message,
-                    settings.user,
-                    settings.service,
-                ));
+                let e = from_server(&code, &message, settings.user, settings.service);
+                // The provider's password (an IAM token) was refused: on Aurora the PAM
+                // check answers 28000, password methods 28P01.
+                if !settings.kerberos
+                    && used_password
+                    && e.kind() == crate::ErrorKind::Server
+                    && matches!(code.as_str(), "28000" | "28P01")
+                {
+                    return Err(Error::new(Kind::PasswordRefused {
+                        user: settings.user.to_string(),
+                        code,
+                        message,
+                    }));
+                }
+                return Err(e);
             }
             Message::NoticeResponse(_) => {}
             _ => {
@@ -457,6 +492,7 @@ pub(crate) mod tests {
             client: principal,
             service: "postgres/db.example.test",
             password_fallback: fallback,
+            kerberos: true,
             tls_verified: true,
             pipeline: fallback.is_none(),
             gss_encrypted: false,
@@ -579,6 +615,7 @@ pub(crate) mod tests {
             client: "alice@CORP.EXAMPLE.COM",
             service: "postgres/h",
             password_fallback: Some(&pw),
+            kerberos: true,
             tls_verified: false,
             pipeline: false,
             gss_encrypted: false,
@@ -701,6 +738,7 @@ pub(crate) mod tests {
             client: "alice@CORP.EXAMPLE.COM",
             service: "postgres/h",
             password_fallback: Some(pw),
+            kerberos: true,
             tls_verified,
             gss_encrypted,
             over_tls: !gss_encrypted,
@@ -836,6 +874,108 @@ pub(crate) mod tests {
         assert!(!sent.is_empty());
     }
 
+    /// Settings of a login with a password provider's password (no Kerberos).
+    fn provider_settings<'a>(
+        pw: &'a Secret,
+        require: &'a RequireAuth,
+        tls_verified: bool,
+    ) -> AuthSettings<'a> {
+        AuthSettings {
+            user: "iam-user",
+            client: "",
+            service: "postgres/h",
+            password_fallback: Some(pw),
+            kerberos: false,
+            tls_verified,
+            gss_encrypted: false,
+            over_tls: true,
+            pipeline: false,
+            tls_end_point: None,
+            channel_binding: ChannelBinding::Prefer,
+            require_auth: require,
+            read_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// A provider's login (no first token) against a server that sends `script` at once,
+    /// and every byte the client sent after its StartupMessage.
+    async fn provider_login(
+        script: Vec<u8>,
+        settings: &AuthSettings<'_>,
+    ) -> (Result<AuthOutcome, Error>, Vec<u8>) {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let srv = tokio::spawn(async move {
+            let _ = read_frontend(&mut server, true).await;
+            let _ = server.write_all(&script).await;
+            let mut sink = Vec::new();
+            let _ = server.read_to_end(&mut sink).await;
+            sink
+        });
+        let mut i = init(1);
+        let r = authenticate(&mut client, &startup(), &mut i, None, settings).await;
+        drop(client);
+        (r, srv.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_provider_password_answers_a_verified_server_and_nothing_else() {
+        let pw = Secret::new("host:5432/?Action=connect&X-Amz-Signature=abc");
+        let any = RequireAuth::default();
+        // Cleartext to a verified server: sent, and the login completes on it.
+        let s = provider_settings(&pw, &any, true);
+        let (r, sent) = provider_login([auth(3, b""), auth(0, b"")].concat(), &s).await;
+        let out = r.unwrap();
+        assert!(out.used_password);
+        assert_eq!(out.flags.0, 0);
+        assert_eq!(sent.first(), Some(&b'p'), "{sent:?}");
+        assert!(sent.windows(12).any(|w| w == b"Action=conne"), "{sent:?}");
+        // To an unverified server: refused, nothing sent.
+        let s = provider_settings(&pw, &any, false);
+        let (r, sent) = provider_login([auth(3, b""), auth(0, b"")].concat(), &s).await;
+        assert_eq!(r.unwrap_err().setting(), Some("sslmode"));
+        assert!(sent.is_empty(), "{sent:?}");
+    }
+
+    #[tokio::test]
+    async fn a_provider_login_refuses_kerberos_and_a_login_without_password() {
+        let pw = Secret::new("token-1");
+        let any = RequireAuth::default();
+        let s = provider_settings(&pw, &any, true);
+        // The role takes Kerberos (rds_ad on Aurora): nothing is sent, the fix names rds_iam.
+        let (r, sent) = provider_login(auth(7, b""), &s).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(e.to_string().contains("asked for Kerberos"), "{e}");
+        assert!(e.fix().contains("rds_iam"), "{}", e.fix());
+        assert!(sent.is_empty(), "{sent:?}");
+        // A server that lets the login in without asking (trust) is not taken.
+        let (r, _) = provider_login(auth(0, b""), &s).await;
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::ServerNotAuthenticated);
+    }
+
+    #[tokio::test]
+    async fn a_refused_provider_password_is_its_own_kind() {
+        let pw = Secret::new("token-2");
+        let any = RequireAuth::default();
+        let s = provider_settings(&pw, &any, true);
+        let refusal = error_response("28000", "PAM authentication failed for user \"iam-user\"");
+        let (r, _) = provider_login([auth(3, b""), refusal.clone()].concat(), &s).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PasswordRefused, "{e}");
+        assert_eq!(e.sqlstate(), Some("28000"));
+        assert!(e.to_string().contains("PAM authentication failed"), "{e}");
+        assert!(e.cause().contains("15 minutes"), "{}", e.cause());
+        assert!(e.fix().contains("rds-db:connect"), "{}", e.fix());
+        assert!(!e.to_string().contains("token-2"));
+        // Before any password went out, a refusal is the server's, as before.
+        let (r, _) = provider_login(refusal, &s).await;
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Server);
+        // A missing role stays a missing role.
+        let missing = error_response("28000", "role \"iam-user\" does not exist");
+        let (r, _) = provider_login([auth(3, b""), missing].concat(), &s).await;
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::RoleMissing);
+    }
+
     #[tokio::test]
     async fn endless_notices_do_not_hold_the_login() {
         // A NoticeResponse every 20 ms: each read finds data well within any per-read
@@ -853,6 +993,7 @@ pub(crate) mod tests {
             client: "alice@CORP.EXAMPLE.COM",
             service: "postgres/h",
             password_fallback: None,
+            kerberos: true,
             tls_verified: true,
             gss_encrypted: false,
             over_tls: true,
@@ -903,6 +1044,7 @@ pub(crate) mod tests {
             client: "alice@CORP.EXAMPLE.COM",
             service: "postgres/h",
             password_fallback: None,
+            kerberos: true,
             tls_verified: true,
             pipeline: true,
             gss_encrypted: false,
@@ -976,6 +1118,7 @@ pub(crate) mod tests {
                     client: "alice@CORP.EXAMPLE.COM",
                     service: "postgres/h",
                     password_fallback: None,
+                    kerberos: true,
                     tls_verified: true,
                     pipeline: true,
                     gss_encrypted: false,

@@ -878,7 +878,10 @@ mod tests {
         );
         drop(transport);
         let seen = server.join().unwrap().unwrap();
-        assert_eq!(seen.first_byte, 0x16, "the first byte must open a TLS handshake record");
+        assert_eq!(
+            seen.first_byte, 0x16,
+            "the first byte must open a TLS handshake record"
+        );
         assert_eq!(seen.alpn_offered, b"\x0apostgresql");
 
         // The SSLRequest path offers ALPN postgresql too, as libpq 17 does.
@@ -894,7 +897,10 @@ mod tests {
             // PostgreSQL 15 and 16: the connection closes without a byte.
             (&b""[..], "closed the connection"),
             // Something that answers in PostgreSQL's own protocol (an ErrorResponse).
-            (&b"EFATAL: unsupported frontend protocol\0\0\0\0\0\0\0\0\0\0"[..], "not TLS"),
+            (
+                &b"EFATAL: unsupported frontend protocol\0\0\0\0\0\0\0\0\0\0"[..],
+                "not TLS",
+            ),
         ] {
             let addr = serve_not_direct(answer);
             let tcp = TcpStream::connect(addr).await.unwrap();
@@ -905,7 +911,10 @@ mod tests {
             assert!(e.cause().contains("PostgreSQL 17"), "{}", e.cause());
             assert!(e.fix().contains("sslnegotiation=postgres"), "{}", e.fix());
             assert!(e.fix().contains("PostgreSQL 17"), "{}", e.fix());
-            assert!(!e.cause().contains("FATAL"), "the server's words are not shown");
+            assert!(
+                !e.cause().contains("FATAL"),
+                "the server's words are not shown"
+            );
         }
     }
 

@@ -10,6 +10,7 @@
 mod conninfo;
 mod hosts;
 mod keywords;
+mod password_provider;
 mod require_auth;
 mod service;
 
@@ -17,6 +18,8 @@ pub use hosts::{DEFAULT_PORT, HostTarget, LoadBalanceHosts, TargetSessionAttrs};
 pub use keywords::{
     EnvVar, KEYWORDS, Keyword, LibpqDefault, OTHER_ENV, Support, settings_markdown,
 };
+pub(crate) use password_provider::SharedProvider;
+pub use password_provider::{BoxError, PasswordFuture, PasswordProvider, PasswordRequest};
 pub use require_auth::{AuthMethod, ChannelBinding, RequireAuth};
 pub use service::DEFAULT_SYSCONFDIRS;
 
@@ -310,6 +313,7 @@ pub struct Config {
     pub(crate) options: Option<String>,
     pub(crate) credentials: CredentialSource,
     pub(crate) password_fallback: Option<Secret>,
+    pub(crate) password_provider: Option<SharedProvider>,
     keepalives: bool,
     keepalives_idle: Option<Duration>,
     keepalives_interval: Option<Duration>,
@@ -384,6 +388,7 @@ impl Config {
                 principal: None,
             },
             password_fallback: None,
+            password_provider: None,
             keepalives: true,
             keepalives_idle: None,
             keepalives_interval: None,
@@ -814,6 +819,15 @@ impl Config {
         self.password_fallback = Some(password);
         self
     }
+    /// Logs in with a password that `provider` gives for each new connection, instead of
+    /// Kerberos: for Amazon RDS IAM authentication tokens, which last 15 minutes (see
+    /// [`PasswordProvider`]; `aurora-krb-domain` has the IAM one). No Kerberos credential
+    /// is used; a server that asks for Kerberos is refused. Needs `user=`; excludes the
+    /// password fallback and GSS encryption.
+    pub fn password_provider(&mut self, provider: impl PasswordProvider + 'static) -> &mut Config {
+        self.password_provider = Some(SharedProvider(std::sync::Arc::new(provider)));
+        self
+    }
 
     /// The first host's name (see [`Config::get_hosts`]).
     pub fn get_host(&self) -> Option<&str> {
@@ -1020,6 +1034,10 @@ impl Config {
     pub fn has_password_fallback(&self) -> bool {
         self.password_fallback.is_some()
     }
+    /// Whether logins use the password of a [`PasswordProvider`] instead of Kerberos.
+    pub fn has_password_provider(&self) -> bool {
+        self.password_provider.is_some()
+    }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let targets = self.hosts.targets()?;
@@ -1098,7 +1116,12 @@ impl Config {
                 "give the client certificate with sslcert= too (or remove sslkey)",
             ));
         }
-        keywords::check_require_auth(&self.require_auth)?;
+        // A provider's login uses no Kerberos: require_auth=password is its natural value.
+        if self.password_provider.is_some() {
+            self.validate_password_provider()?;
+        } else {
+            keywords::check_require_auth(&self.require_auth)?;
+        }
         if self.password_fallback.is_some()
             && self.require_auth.is_set()
             && !self.require_auth.allows_any_password()
@@ -1112,6 +1135,47 @@ impl Config {
                 "add the password method the server uses to require_auth (e.g. \
                  require_auth=gss,scram-sha-256), or drop the password fallback",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The settings a password provider cannot go with.
+    fn validate_password_provider(&self) -> Result<(), Error> {
+        if self.password_fallback.is_some() {
+            return Err(Error::config(
+                "both a password provider and a password fallback are given",
+                "keep one: the password provider (IAM tokens) replaces Kerberos, the fallback \
+                 only answers a server that does not take Kerberos",
+            ));
+        }
+        if self.gss_enc_mode != GssEncMode::Disable {
+            return Err(Error::config(
+                "gssencmode needs Kerberos, and a login with a password provider uses none",
+                "set gssencmode=disable (TLS with sslmode=verify-full carries the password)",
+            )
+            .with_setting("gssencmode"));
+        }
+        if self.user.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::config(
+                "a password provider needs the database role, and user= is not set",
+                "set user= to the role (for IAM: the role granted rds_iam, the DBUser the \
+                 token is signed for)",
+            )
+            .with_setting("user"));
+        }
+        if self.require_auth.is_set() && !self.require_auth.allows_any_password() {
+            return Err(Error::config(
+                format!(
+                    "require_auth={} allows no password method, and a password provider \
+                     logs in with a password",
+                    self.require_auth
+                ),
+                "add the server's password method to require_auth (password for IAM \
+                 tokens), or unset it",
+            )
+            .with_setting("require_auth"));
         }
         Ok(())
     }
@@ -1327,7 +1391,10 @@ mod tests {
     fn direct_tls_needs_a_strong_sslmode_and_delegation_is_off_by_default() {
         let c = Config::parse("host=h").unwrap();
         assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Postgres);
-        assert!(!c.get_gss_delegation(), "delegation must never be the default");
+        assert!(
+            !c.get_gss_delegation(),
+            "delegation must never be the default"
+        );
         for mode in ["require", "verify-ca", "verify-full"] {
             let c = Config::parse(&format!("host=h sslmode={mode} sslnegotiation=direct")).unwrap();
             assert_eq!(c.get_ssl_negotiation(), SslNegotiation::Direct);
@@ -1354,7 +1421,11 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().setting(), Some("sslnegotiation"));
         let c = Config::parse("host=h gssdelegation=1").unwrap();
         assert!(c.get_gss_delegation());
-        assert!(!Config::parse("host=h gssdelegation=0").unwrap().get_gss_delegation());
+        assert!(
+            !Config::parse("host=h gssdelegation=0")
+                .unwrap()
+                .get_gss_delegation()
+        );
     }
 
     #[test]
@@ -1760,6 +1831,43 @@ mod tests {
             .set("service", "aurora-krb-no-such-service")
             .unwrap_err();
         assert!(e.to_string().contains("aurora-krb-no-such-service"), "{e}");
+    }
+
+    fn token_provider(_: PasswordRequest) -> std::future::Ready<Result<Secret, BoxError>> {
+        std::future::ready(Ok(Secret::new("tok-9876")))
+    }
+
+    #[test]
+    fn a_password_provider_goes_with_a_user_and_no_kerberos_settings() {
+        let mut c = Config::parse("host=h user=iam-user").unwrap();
+        c.password_provider(token_provider);
+        assert!(c.has_password_provider());
+        c.validate().unwrap();
+        // It prints as a provider, never its output.
+        assert!(format!("{c:?}").contains("PasswordProvider"));
+        // Only a password method (in code: the string keeps refusing it without gss) needs
+        // no gss with a provider; it does without one.
+        let mut c = Config::parse("host=h user=iam-user").unwrap();
+        c.require_auth(RequireAuth::only([AuthMethod::Password]));
+        assert!(c.validate().unwrap_err().to_string().contains("gss"));
+        c.password_provider(token_provider);
+        c.validate().unwrap();
+        for (s, setting) in [
+            ("host=h", "user"),
+            ("host=h user=u gssencmode=prefer", "gssencmode"),
+            ("host=h user=u require_auth=gss", "require_auth"),
+        ] {
+            let mut c = Config::parse(s).unwrap();
+            c.password_provider(token_provider);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.setting(), Some(setting), "{s}: {e}");
+            assert!(!e.fix().is_empty());
+        }
+        let mut c = Config::parse("host=h user=u").unwrap();
+        c.password_provider(token_provider)
+            .password_fallback(Secret::new("pw"));
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("password fallback"), "{e}");
     }
 
     #[test]

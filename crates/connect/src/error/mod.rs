@@ -74,6 +74,11 @@ pub enum ErrorKind {
     /// A KDC refused the request on the way across realms by policy: the database's realm
     /// does not accept the path the ticket took, or the user's directory refuses the account.
     TrustPathRefused,
+    /// The password provider (such as the IAM token provider) could not give a password.
+    PasswordSource,
+    /// The server refused the password the password provider gave (on Aurora, an IAM
+    /// token: `PAM authentication failed`).
+    PasswordRefused,
 }
 
 pub(crate) enum Kind {
@@ -203,6 +208,14 @@ pub(crate) enum Kind {
         service_realm: String,
         detail: String,
     },
+    PasswordSource {
+        detail: String,
+    },
+    PasswordRefused {
+        user: String,
+        code: String,
+        message: String,
+    },
 }
 
 /// A failed login or setup step. See [`Error::kind`], [`Error::cause`], [`Error::fix`].
@@ -247,6 +260,18 @@ impl Error {
 
     pub(crate) fn timeout(phase: &'static str, after: Duration) -> Error {
         Error::new(Kind::Timeout { phase, after })
+    }
+
+    /// The failure of a password provider; `source` becomes [`std::error::Error::source`].
+    pub(crate) fn password_source(
+        detail: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        let mut e = Error::new(Kind::PasswordSource {
+            detail: detail.into(),
+        });
+        e.0.source = source;
+        e
     }
 
     pub(crate) fn with_context(mut self, context: impl Into<String>) -> Error {
@@ -312,6 +337,8 @@ impl Error {
             Kind::TrustMissing { .. } => ErrorKind::TrustMissing,
             Kind::TrustKeyMismatch { .. } => ErrorKind::TrustKeyMismatch,
             Kind::TrustPathRefused { .. } => ErrorKind::TrustPathRefused,
+            Kind::PasswordSource { .. } => ErrorKind::PasswordSource,
+            Kind::PasswordRefused { .. } => ErrorKind::PasswordRefused,
         }
     }
 
@@ -351,7 +378,7 @@ impl Error {
     /// The SQLSTATE code of a server error, when the server sent one.
     pub fn sqlstate(&self) -> Option<&str> {
         match &self.0.kind {
-            Kind::Server { code, .. } => Some(code),
+            Kind::Server { code, .. } | Kind::PasswordRefused { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -379,10 +406,12 @@ impl Error {
             | Kind::TrustMissing { detail, .. }
             | Kind::TrustKeyMismatch { detail, .. }
             | Kind::TrustPathRefused { detail, .. } => detail.clone(),
+            Kind::PasswordSource { detail } => detail.clone(),
             Kind::RoleMissing { message, .. }
             | Kind::ServerGss { message, .. }
             | Kind::RoleMismatch { message, .. }
-            | Kind::Server { message, .. } => message.clone(),
+            | Kind::Server { message, .. }
+            | Kind::PasswordRefused { message, .. } => message.clone(),
             Kind::PasswordRequested { method, .. } => format!("server requested {method}"),
             Kind::Timeout { phase, after } => format!("{phase} took longer than {after:?}"),
         }
@@ -635,6 +664,16 @@ impl Error {
                  list the path), or the directory of {client_realm} refuses the account \
                  {principal} (disabled, locked out, outside its logon hours)"
             ),
+            Kind::PasswordSource { detail } => {
+                format!("the password provider gave no password for this login: {detail}")
+            }
+            Kind::PasswordRefused { user, .. } => format!(
+                "the server refused the password the password provider gave for role {user}; \
+                 for an IAM token: it expired (15 minutes) or was made for another host \
+                 name, port, user or region, the AWS identity that signed it may not \
+                 rds-db:connect to this user, the role is not granted rds_iam, or IAM \
+                 authentication is off on the cluster"
+            ),
         }
     }
 
@@ -820,6 +859,17 @@ impl Error {
                  trust between {client_realm} and {service_realm}; otherwise ask a directory \
                  admin of {client_realm} to enable or unlock the account, then kinit again"
             ),
+            Kind::PasswordSource { .. } => "for an IAM token: check the AWS credentials this \
+                program gets (AWS_PROFILE, environment, instance or task role) and its \
+                region; otherwise see the provider's message"
+                .into(),
+            Kind::PasswordRefused { .. } => "sign the token for the endpoint name the \
+                cluster reports (not a custom DNS name or an IP), the port and user= \
+                exactly, in the cluster's region; allow rds-db:connect on \
+                arn:aws:rds-db:<region>:<account>:dbuser:<cluster-resource-id>/<user>; \
+                GRANT rds_iam TO the role (not rds_ad as well); enable IAM database \
+                authentication on the cluster"
+                .into(),
         }
     }
 }
@@ -862,6 +912,14 @@ impl fmt::Display for Error {
             ),
             Kind::Timeout { phase, after } => format!("{phase} timed out after {after:?}"),
             Kind::Server { code, message } => format!("server error {code}: {message}"),
+            Kind::PasswordRefused {
+                user,
+                code,
+                message,
+            } => format!(
+                "the server refused the provided password (IAM token) for role {user}: \
+                 {code}: {message}"
+            ),
             Kind::ServerUnreachable { addr, detail } => {
                 format!("cannot reach the server at {addr}: {detail}")
             }
