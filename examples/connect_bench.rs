@@ -250,7 +250,7 @@ struct Target {
 }
 
 enum Kind {
-    Local(Realm),
+    Local(Box<Realm>),
     Compose,
 }
 
@@ -314,7 +314,7 @@ impl Target {
             app_svc: realm.principal("app-svc"),
             app_svc_keytab: realm.keytab("app-svc"),
             server: "PostgreSQL 15 (local realm)",
-            kind: Kind::Local(realm),
+            kind: Kind::Local(Box::new(realm)),
             _compose: None,
         }
     }

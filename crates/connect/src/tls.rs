@@ -236,26 +236,20 @@ impl TlsSetup {
         match answer[0] {
             b'S' => Ok(true),
             b'N' if self.mode == SslMode::Prefer => Ok(false),
-            b'N' => {
-                return Err(Error::new(Kind::tls(
-                    name,
-                    self.ca.clone(),
-                    "the server does not offer TLS",
-                )));
-            }
+            b'N' => Err(Error::new(Kind::tls(
+                name,
+                self.ca.clone(),
+                "the server does not offer TLS",
+            ))),
             // An ErrorResponse here comes before any authentication of the server: do not show
             // its text (CVE-2024-10977).
-            b'E' => {
-                return Err(Error::protocol(
-                    "the server answered the TLS request with an error (a very old server, or \
-                     not PostgreSQL)",
-                ));
-            }
-            other => {
-                return Err(Error::protocol(format!(
-                    "the server answered the TLS request with byte 0x{other:02x}"
-                )));
-            }
+            b'E' => Err(Error::protocol(
+                "the server answered the TLS request with an error (a very old server, or \
+                 not PostgreSQL)",
+            )),
+            other => Err(Error::protocol(format!(
+                "the server answered the TLS request with byte 0x{other:02x}"
+            ))),
         }
     }
 
@@ -904,7 +898,7 @@ mod tests {
         ] {
             let addr = serve_not_direct(answer);
             let tcp = TcpStream::connect(addr).await.unwrap();
-            let e = setup.negotiate(tcp).await.err().expect("must fail");
+            let e = setup.negotiate(tcp).await.expect_err("must fail");
             assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
             assert_eq!(e.setting(), Some("sslnegotiation"), "{e}");
             assert!(e.cause().contains(needle), "{}", e.cause());
@@ -924,7 +918,7 @@ mod tests {
         let setup = TlsSetup::new(&pki.config("sslnegotiation=direct")).unwrap();
         let (addr, server) = serve_direct(&pki, false);
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let e = setup.negotiate(tcp).await.err().expect("must fail");
+        let e = setup.negotiate(tcp).await.expect_err("must fail");
         assert_eq!(e.kind(), ErrorKind::Tls);
         assert!(e.cause().contains("ALPN"), "{}", e.cause());
         assert!(e.fix().contains("sslnegotiation=postgres"), "{}", e.fix());
@@ -933,7 +927,7 @@ mod tests {
         let other = Pki::new("other.example.test");
         let (addr, _server) = serve_direct(&other, true);
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let e = setup.negotiate(tcp).await.err().expect("must fail");
+        let e = setup.negotiate(tcp).await.expect_err("must fail");
         assert_eq!(e.kind(), ErrorKind::Tls);
         assert_eq!(e.setting(), None, "{e}");
         assert!(e.cause().contains("certificate"), "{}", e.cause());
