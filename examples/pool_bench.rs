@@ -8,7 +8,8 @@
 //! Kerberos (app-svc's keytab), deadpool-postgres with a password role made for the run
 //! (it cannot log in with Kerberos). Each round times, sequentially, N checkouts alone,
 //! then N checkouts each running a cached prepared `SELECT 1`, for the recycling methods
-//! Fast and Verified of each pool. Rounds alternate between the pools so machine noise
+//! Fast and Verified of each pool (ours with its default wait and recycle timeouts, and
+//! Fast also without, as deadpool-postgres runs by default). Rounds alternate between the pools so machine noise
 //! hits both alike; medians are reported.
 use aurora_krb_connect::RecyclingMethod;
 use aurora_krb_connect::pool::PoolConfig;
@@ -63,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let ours = |method: RecyclingMethod| {
+        let ours = |method: RecyclingMethod, timeouts: bool| {
             let mut c = PoolConfig::new(format!(
                 "host={} hostaddr=127.0.0.1 port={} dbname=postgres sslmode=verify-full \
                  sslrootcert={} gssencmode=disable user={} client_keytab={} principal={}",
@@ -76,6 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ));
             c.max_size = 1;
             c.recycling_method = method;
+            if !timeouts {
+                (c.wait_timeout, c.recycle_timeout) = (None, None);
+            }
             c.create_pool().expect("our pool")
         };
         let theirs = |method: deadpool_postgres::RecyclingMethod| {
@@ -107,15 +111,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .build()
                 .expect("deadpool-postgres pool")
         };
+        // deadpool-postgres's pools have no timeouts unless configured; ours default to
+        // wait and recycle timeouts, each a timer per checkout: measured both ways.
         let cases = [
             (
                 "Fast",
-                ours(RecyclingMethod::Fast),
+                ours(RecyclingMethod::Fast, true),
+                theirs(deadpool_postgres::RecyclingMethod::Fast),
+            ),
+            (
+                "Fast, no timeouts",
+                ours(RecyclingMethod::Fast, false),
                 theirs(deadpool_postgres::RecyclingMethod::Fast),
             ),
             (
                 "Verified",
-                ours(RecyclingMethod::Verified),
+                ours(RecyclingMethod::Verified, true),
                 theirs(deadpool_postgres::RecyclingMethod::Verified),
             ),
         ];
@@ -126,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!("{n} sequential checkouts per round, {rounds} rounds, medians in µs per checkout");
         println!(
-            "{:<10} {:<22} {:>14} {:>14} {:>8}",
+            "{:<18} {:<22} {:>14} {:>14} {:>8}",
             "recycling", "work per checkout", "aurora-krb", "deadpool-pg", "ratio"
         );
         for (name, a, b) in &cases {
@@ -138,7 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 let (ma, mb) = (median(ra), median(rb));
                 println!(
-                    "{:<10} {:<22} {:>14.2} {:>14.2} {:>8.2}",
+                    "{:<18} {:<22} {:>14.2} {:>14.2} {:>8.2}",
                     name,
                     if query {
                         "checkout + SELECT 1"
