@@ -88,6 +88,10 @@ pub struct KdcProbeFacts {
     pub realms: Vec<RealmProbe>,
     /// How long each exchange was given.
     pub limit: Duration,
+    /// Whether the library sends every request over TCP first (`udp_preference_limit` of
+    /// 1, as the realm's and many AD clients' krb5.conf set): then a KDC address silent on
+    /// UDP but answering on TCP costs a login no time.
+    pub tcp_first: bool,
 }
 
 /// The clock of one KDC answer, against ours.
@@ -216,6 +220,8 @@ async fn gather(facts: &Krb5Facts, limit: Duration) -> KdcProbeFacts {
     KdcProbeFacts {
         realms: probes,
         limit,
+        // An AS-REQ is a few hundred bytes: over the limit only when the limit is tiny.
+        tcp_first: facts.conf.udp_preference_limit() <= 1,
     }
 }
 
@@ -349,8 +355,15 @@ pub fn kdc_verdict(f: &KdcProbeFacts) -> CheckResult {
         for x in exchanges {
             let line = describe(x, realm, limit);
             lines.push(format!("{realm} via {}: {line}", p.origin.as_str()));
+            let tcp_answered_here = exchanges
+                .iter()
+                .any(|o| o.addr == x.addr && o.transport == Transport::Tcp && answered(o, realm));
             if answered(x, realm) {
                 any = true;
+            } else if f.tcp_first && x.transport == Transport::Udp && tcp_answered_here {
+                // The library asks this address over TCP first and gets its answer there:
+                // UDP is never tried, so its silence is no problem (a container that publishes
+                // only TCP, or a firewall that only lets TCP through).
             } else {
                 problems.push(line);
                 match x.outcome {
@@ -585,7 +598,32 @@ mod tests {
         KdcProbeFacts {
             realms,
             limit: LIMIT,
+            tcp_first: false,
         }
+    }
+
+    #[test]
+    fn a_kdc_silent_on_udp_is_no_problem_when_the_library_asks_over_tcp_first() {
+        let exchanges = vec![
+            x("127.0.0.1:8800", Transport::Tcp, unknown(CORP)),
+            x("127.0.0.1:8800", Transport::Udp, Outcome::Timeout),
+        ];
+        let mut f = probe(vec![realm(CORP, exchanges)]);
+        // MIT's default (udp_preference_limit 1465): UDP first, so the silence costs time.
+        let r = kdc_verdict(&f);
+        assert_eq!(r.status, Status::Warn, "{r:?}");
+        // udp_preference_limit = 1: TCP first, UDP never tried while TCP answers.
+        f.tcp_first = true;
+        let r = kdc_verdict(&f);
+        assert_eq!(r.status, Status::Pass, "{r:?}");
+        // A silent TCP is a problem whatever the preference.
+        let exchanges = vec![
+            x("127.0.0.1:8800", Transport::Tcp, Outcome::Timeout),
+            x("127.0.0.1:8800", Transport::Udp, unknown(CORP)),
+        ];
+        let mut f = probe(vec![realm(CORP, exchanges)]);
+        f.tcp_first = true;
+        assert_eq!(kdc_verdict(&f).status, Status::Warn);
     }
 
     fn cause(r: &CheckResult) -> &str {

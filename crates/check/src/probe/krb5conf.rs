@@ -550,6 +550,15 @@ impl Krb5Conf {
     }
 
     /// `clockskew` in seconds (300 by default).
+    /// `udp_preference_limit` of `[libdefaults]`: messages larger than this go to a KDC over
+    /// TCP first (MIT's default is 1465; 1 means TCP first for every message).
+    pub fn udp_preference_limit(&self) -> u64 {
+        self.get("libdefaults", "udp_preference_limit")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1465)
+    }
+
+    /// The clock skew the library accepts, in seconds (`clockskew`, default 300).
     pub fn clockskew(&self) -> u64 {
         self.get("libdefaults", "clockskew")
             .and_then(|v| v.trim().parse().ok())
