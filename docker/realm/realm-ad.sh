@@ -23,6 +23,9 @@
 #   down        stop both services
 #   status      print which services run
 #   env         print the client environment (export lines), also kept in realm.env
+#   failover [N] | start-instance N | stop-instance N | instances
+#               as realm.sh, with REPLICAS readers: each instance's name is a service
+#               principal of the one service account
 #   template    only make the cached provisioned template (init does it when missing)
 #   readdress   move a stopped DC to AD_ADDR (its interfaces and DNS records), e.g. when a
 #               container is created anew with another address on a provisioned folder
@@ -328,10 +331,22 @@ init_dc() {
     add user create "$sa" --random-password "${H[@]}"
     add user setexpiry "$sa" --noexpiry "${H[@]}"
     add spn add "postgres/$DB_HOST" "$sa" "${H[@]}"
+    # With readers, each instance's own name is a principal of the same account, as each
+    # Aurora instance endpoint is a name of the cluster's one service identity.
+    local h
+    if [ "$REPLICAS" != 0 ]; then
+        for h in $(instance_hosts); do add spn add "postgres/$h" "$sa" "${H[@]}"; done
+    fi
     # AES128 + AES256: without it the KDC issues RC4 service tickets for this account.
     add attr "$sa" msDS-SupportedEncryptionTypes 24
     # exportkeytab writes the keys the account's msDS-SupportedEncryptionTypes allows.
     add domain exportkeytab "$D/postgres.keytab" --principal="postgres/$DB_HOST" -s "$SMB_CONF"
+    # exportkeytab adds to an existing keytab: every instance reads the one file.
+    if [ "$REPLICAS" != 0 ]; then
+        for h in $(instance_hosts); do
+            add domain exportkeytab "$D/postgres.keytab" --principal="postgres/$h" -s "$SMB_CONF"
+        done
+    fi
     add domain exportkeytab "$D/app-svc.keytab" --principal=app-svc -s "$SMB_CONF"
     rm -f "$D/postgres.keytab" "$D/app-svc.keytab"
     printf '%s' "$batch" | samba_batch "$SMB_CONF" >"$S/log/provision.log" 2>&1 \
@@ -491,5 +506,9 @@ case "$cmd" in
     template)  need_samba; ensure_template ;;
     readdress) readdress ;;
     fault|heal) fault "$cmd" "${2:-}" "${3:-}" ;;
+    failover)  failover "${2:-}" ;;
+    start-instance) start_instance "${2:?start-instance needs an instance number}" ;;
+    stop-instance)  stop_instance "${2:?stop-instance needs an instance number}" ;;
+    instances) print_instances ;;
     *)         die "unknown command '${cmd}': see the usage at the top of this script" ;;
 esac

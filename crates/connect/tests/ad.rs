@@ -488,3 +488,92 @@ async fn expired_account() {
     assert_eq!(e.principal(), Some(alice.as_str()));
     assert!(e.fix().contains("accountExpires"), "{}", e.fix());
 }
+
+// ---- an Aurora cluster (writer + readers) behind AD ----
+
+/// The port a host-list login reached, and whether that server is in recovery (a reader), as
+/// the server itself says.
+async fn landed_on(c: Config) -> (u16, bool) {
+    let (client, conn) = Connector::new(c)
+        .unwrap()
+        .connect()
+        .await
+        .expect("a host of the list accepts the login");
+    let task = tokio::spawn(conn);
+    let row = client
+        .query_one(
+            "select inet_server_port(), pg_is_in_recovery(), \
+             (select gss_authenticated from pg_stat_gssapi where pid = pg_backend_pid())",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(2), "not a Kerberos session");
+    drop(client);
+    let _ = task.await;
+    (row.get::<_, i32>(0) as u16, row.get(1))
+}
+
+/// What psql reaches with the same string: the port.
+fn psql_lands_on(realm: &Realm, cc: &std::path::Path, libpq: &str) -> u16 {
+    let out = realm
+        .command("psql")
+        .env("KRB5CCNAME", format!("FILE:{}", cc.display()))
+        .args(["-X", "-w", "-At", "-c", "select inet_server_port()"])
+        .arg(libpq)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn host_lists_and_failover_against_ad_as_psql() {
+    let Some(_turn) = turn().await else { return };
+    let started = Instant::now();
+    let realm = Realm::start_temp(ad_options().replicas(2)).expect("an AD realm with readers");
+    realm
+        .start_postgres()
+        .expect("the writer and readers start");
+    eprintln!("AD realm with 2 readers up in {:?}", started.elapsed());
+    point_at(&realm);
+    let cc = cache(&realm, "alice-cluster");
+    realm.kinit("alice", &cc).expect("kinit alice");
+
+    let check = async |attrs: &str| {
+        // The writer last: read-write must find it anywhere in the list, as libpq does.
+        let mut list = realm.readers().unwrap();
+        list.push(realm.writer().unwrap());
+        let libpq = format!(
+            "{} connect_timeout=10 target_session_attrs={attrs}",
+            realm.hosts_conninfo("alice", &list)
+        );
+        let c: Config = format!("{libpq} ccache=FILE:{}", cc.display())
+            .parse()
+            .unwrap();
+        let (port, in_recovery) = landed_on(c).await;
+        assert_eq!(
+            port,
+            psql_lands_on(&realm, &cc, &libpq),
+            "psql reaches another server for {attrs}"
+        );
+        (port, in_recovery)
+    };
+
+    let writer = realm.writer().unwrap();
+    assert_eq!(check("read-write").await, (writer.port, false));
+    let (_, reader) = check("read-only").await;
+    assert!(reader, "read-only reached the writer");
+
+    // Aurora's failover: a reader becomes the writer; every instance keeps its own name and
+    // service principal, so the logins follow the role without a new keytab.
+    realm.failover().expect("failover");
+    let new_writer = realm.writer().unwrap();
+    assert_ne!(new_writer.port, writer.port);
+    assert_eq!(check("read-write").await, (new_writer.port, false));
+    assert!(check("standby").await.1);
+}

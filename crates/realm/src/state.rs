@@ -131,10 +131,10 @@ const STATE_FILE: &str = "realm.json";
 
 impl State {
     pub(crate) fn new(o: RealmOptions) -> Result<State, Error> {
-        if o.replicas > 0 && o.flavor != Flavor::Mit {
+        if o.replicas > 0 && o.flavor == Flavor::Trust {
             return Err(Error::Unsupported(format!(
-                "readers (replicas) with the {:?} flavour: only the MIT flavour has them; make \
-                 the realm with flavor mit, or without replicas",
+                "readers (replicas) with the {:?} flavour: only the MIT and AD flavours have \
+                 them; make the realm with flavor mit or ad, or without replicas",
                 o.flavor
             )));
         }

@@ -173,7 +173,10 @@ fn replicas_are_refused_for_the_flavours_that_lack_them() {
     let mut options = RealmOptions::default().replicas(1);
     options.flavor = aurora_krb_realm::Flavor::Trust;
     let e = Realm::start_temp(options).unwrap_err();
-    assert!(e.to_string().contains("only the MIT flavour"), "{e}");
+    assert!(
+        e.to_string().contains("only the MIT and AD flavours"),
+        "{e}"
+    );
     // A realm without readers has one instance: the database host.
     let realm = Realm::start_temp(RealmOptions::default()).unwrap();
     let only: Vec<Instance> = realm.instances().unwrap();
