@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
 # Entry point of the realm's containers (docker/compose.yaml): the KDC (kdc, or dc in the ad
-# profile) and PostgreSQL (postgres, or postgres-ad).
+# profile, or kdc-trust in the trust profile) and PostgreSQL (postgres, postgres-ad or
+# postgres-trust); in the trust profile also the KDCs of the user realms (kdc-onprem,
+# kdc-branch).
 #
-# The realm's logic is all in realm.sh (and realm-ad.sh for the Active Directory flavour);
-# this script only does what containers add to it:
+# The realm's logic is all in realm.sh (and realm-ad.sh for the Active Directory flavour,
+# realm-trust.sh for the trust flavour); this script only does what containers add to it:
 #   - it runs realm.sh with the realm folder at the path the HOST sees it under, so that the
 #     krb5.conf, realm.env and keytab paths written into the shared folder work on the host;
 #   - it provisions once per realm folder (init-kdc + init-tls in the kdc container, init-pg
-#     in the postgres container) and skips that when the folder is already provisioned;
+#     in the postgres container) and skips that when the folder is already provisioned; in
+#     the trust flavour the kdc container provisions all three KDCs and the trusts, and the
+#     user-kdc and branch-kdc containers only run theirs;
 #   - in the ad flavour, it binds the domain controller to the container's own address (the
 #     one its published port leads to) and moves it there when the container is new;
 #   - it hands the files a client needs to the host user who owns the compose file;
-#   - it runs the service in the foreground (run-kdc, run-pg).
+#   - it runs the service in the foreground (run-kdc, run-pg; run-user-kdc, run-branch-kdc).
 #
-# Usage: realm-container.sh kdc|postgres
+# Usage: realm-container.sh kdc|postgres|user-kdc|branch-kdc
 # Environment (set by compose.yaml):
 #   KDC_HOST_PORT, PG_HOST_PORT  the ports published on the host's 127.0.0.1
+#   USER_KDC_HOST_PORT, BRANCH_KDC_HOST_PORT  the same for the trust flavour's KDCs of
+#                ONPREM.EXAMPLE.COM and BRANCH.EXAMPLE.NET
 #   REALM_DATA   the realm folder on the host, as given to compose (absolute, or relative to
 #                the compose file; ./realm-data when empty)
 #   HOST_PWD     the directory compose was started from, to place a relative REALM_DATA
 #   REALM_OWNER  uid:gid to hand the client files to (default: the compose file's owner)
-#   REALM_FLAVOR mit (the default: MIT Kerberos KDC) or ad (Samba AD domain controller)
+#   REALM_FLAVOR mit (the default: MIT Kerberos KDC), ad (Samba AD domain controller) or
+#                trust (three MIT realms: the database's, and the users' across a trust)
 set -euo pipefail
 
 role=${1:-}
@@ -34,12 +41,16 @@ log() { echo "realm-container.sh ($role): $*" >&2; }
 die() { log "$*"; exit 1; }
 
 case "$role" in
-    kdc | postgres) ;;
-    *) echo "usage: realm-container.sh kdc|postgres" >&2; exit 2 ;;
+    kdc | postgres | user-kdc | branch-kdc) ;;
+    *) echo "usage: realm-container.sh kdc|postgres|user-kdc|branch-kdc" >&2; exit 2 ;;
 esac
 case "$flavor" in
-    mit | ad) ;;
-    *) die "REALM_FLAVOR=$flavor: the flavours are mit (the default) and ad" ;;
+    mit | ad | trust) ;;
+    *) die "REALM_FLAVOR=$flavor: the flavours are mit (the default), ad and trust" ;;
+esac
+case "$flavor:$role" in
+    trust:* | *:kdc | *:postgres) ;;
+    *) die "the $role service belongs to the trust flavour (REALM_FLAVOR=trust)" ;;
 esac
 mountpoint -q "$MOUNT" || die "$MOUNT is not a mount: bind-mount the realm folder there (see docker/compose.yaml)"
 : "${KDC_HOST_PORT:?KDC_HOST_PORT must name the KDC port published on the host}"
@@ -100,6 +111,14 @@ if [ "$flavor" = ad ]; then
             || die "the container has no IPv4 address for the domain controller to bind"
         export AD_CONTAINER=1 AD_ADDR
     fi
+elif [ "$flavor" = trust ]; then
+    # The user realms' KDCs run in containers of their own, each on port 88 there; the
+    # clients (and the exported krb5.conf) reach them at their published ports.
+    : "${USER_KDC_HOST_PORT:?USER_KDC_HOST_PORT must name the user realm KDC's port published on the host}"
+    : "${BRANCH_KDC_HOST_PORT:?BRANCH_KDC_HOST_PORT must name the branch realm KDC's port published on the host}"
+    export FLAVOR=trust USER_KDC_LISTEN=0.0.0.0 USER_KDC_PORT=88 BRANCH_KDC_PORT=88
+    export CLIENT_USER_KDC=127.0.0.1:$USER_KDC_HOST_PORT CLIENT_BRANCH_KDC=127.0.0.1:$BRANCH_KDC_HOST_PORT
+    stamp+=" FLAVOR=trust CLIENT_USER_KDC=$CLIENT_USER_KDC CLIENT_BRANCH_KDC=$CLIENT_BRANCH_KDC"
 fi
 
 owner() {
@@ -116,7 +135,7 @@ hand_over() {
     local o
     o=$(owner)
     [ -n "$o" ] && [ "$o" != 0:0 ] || return 0
-    chown "$o" "$MOUNT" "$MOUNT/app-svc.keytab" "$MOUNT/realm.env" 2>/dev/null || true
+    chown "$o" "$MOUNT" "$MOUNT/app-svc.keytab" "$MOUNT/onprem-svc.keytab" "$MOUNT/realm.env" 2>/dev/null || true
     chown -R "$o" "$MOUNT/secrets"
 }
 
@@ -126,11 +145,12 @@ provision_kdc() {
         was=$(cat "$MOUNT/$KDC_READY")
         [ "$was" = "$stamp" ] || die "the realm folder was provisioned for $was," \
             "not for $stamp: start with the same REALM_DATA and KDC_HOST_PORT" \
-            "and the same flavour (FLAVOR=ad: the ad profile's services dc and postgres-ad)," \
+            "and the same flavour (FLAVOR=ad: the ad profile's services dc and postgres-ad;" \
+            "FLAVOR=trust: the trust profile's, with the same USER_KDC_HOST_PORT and BRANCH_KDC_HOST_PORT)," \
             "or delete the folder (as root: its files belong to the containers' accounts)"
         log "the realm folder is provisioned already: skipping init"
         # A container created anew may have another address than the one provisioned.
-        [ "$flavor" = mit ] || realm readdress
+        if [ "$flavor" = ad ]; then realm readdress; fi
         return
     fi
     if [ -n "$(ls -A "$MOUNT")" ]; then
@@ -150,7 +170,8 @@ provision_kdc() {
     printf '%s\n' "$stamp" > "$MOUNT/$KDC_READY"
 }
 
-provision_pg() {
+# Waits for the kdc container's provisioning of the folder, for this container's settings.
+wait_provisioned() {
     local i
     # compose starts this container once the KDC is healthy; the wait covers plain docker run.
     for i in $(seq 600); do
@@ -160,6 +181,10 @@ provision_pg() {
     done
     [ "$(cat "$MOUNT/$KDC_READY")" = "$stamp" ] \
         || die "the kdc container provisioned the folder for $(cat "$MOUNT/$KDC_READY"), not for $stamp"
+}
+
+provision_pg() {
+    wait_provisioned
     if [ -f "$MOUNT/$PG_READY" ]; then
         log "PostgreSQL is provisioned already: skipping init"
     else
@@ -189,5 +214,12 @@ case "$role" in
         hand_over
         log "PostgreSQL for the realm in $H; clients reach it at $CLIENT_PG_ADDR:$CLIENT_PG_PORT"
         exec /usr/local/bin/realm.sh run-pg
+        ;;
+    user-kdc | branch-kdc)
+        # The kdc container made this realm's database and the trusts with the others.
+        wait_provisioned
+        log "KDC of the ${role%-kdc} realm in $H; clients reach it at" \
+            "$(if [ "$role" = user-kdc ]; then echo "$CLIENT_USER_KDC"; else echo "$CLIENT_BRANCH_KDC"; fi)"
+        exec /usr/local/bin/realm.sh "run-$role"
         ;;
 esac

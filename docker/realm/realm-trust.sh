@@ -36,6 +36,11 @@
 #    or: FLAVOR=trust realm.sh COMMAND
 #   init        provision everything: the KDCs, the trusts, keytabs, CA and server
 #               certificate, PostgreSQL cluster and roles
+#   init-kdc | init-tls | init-pg   one part of init (the containers split the work):
+#               the three KDCs with the trusts; the CA and certificate; PostgreSQL with
+#               the roles of both realms (left stopped)
+#   run-kdc | run-user-kdc | run-branch-kdc   one KDC in the foreground, with its own
+#               krb5.conf (container entry points: each KDC is a service of its own)
 #   start-kdc | stop-kdc     start / stop the three KDCs
 #   start-user-kdc | stop-user-kdc   only the user realm's (on-premises) KDC
 #   start-pg | stop-pg | run-pg   as realm.sh
@@ -477,6 +482,16 @@ cmd=${1:-}
 case "$cmd" in
     init)      mkdir -p "$D"; init_kdc; init_user_kdcs; init_tls; init_pg; init_trust_roles
                print_trust_env > "$D/realm.env" ;;
+    init-kdc)  mkdir -p "$D"; init_kdc; init_user_kdcs ;;
+    init-tls)  mkdir -p "$D/secrets"; init_tls ;;
+    init-pg)   init_pg; init_trust_roles; stop_pg ;;
+    # Each KDC reads its own krb5.conf (its [capaths], its name suffix routing), never the
+    # client's.
+    run-kdc)   KRB5_CONFIG=$KDC_DIR/krb5.conf exec krb5kdc -n -r "$REALM" ;;
+    run-user-kdc|run-branch-kdc)
+               if [ "$cmd" = run-user-kdc ]; then side_of onprem; else side_of branch; fi
+               [ -f "$K_DIR/kdc.conf" ] || die "the realm in $D is not initialised: run init-kdc first"
+               KRB5_CONFIG=$K_DIR/krb5.conf KRB5_KDC_PROFILE=$K_DIR/kdc.conf exec krb5kdc -n -r "$K_REALM" ;;
     start-kdc) start_all_kdcs ;;
     stop-kdc)  stop_all_kdcs ;;
     start-user-kdc) start_user_kdc ;;

@@ -178,7 +178,28 @@ pub struct CrossTgt {
     pub server: String,
     /// The session key's encryption type.
     pub session_enctype: String,
+    /// The ticket's own encryption type: the type of the trust's key FROM's KDC sealed it
+    /// in; `None` when the cache's copy of the ticket does not decode.
+    pub ticket_enctype: Option<String>,
 }
+
+impl CrossTgt {
+    /// "ticket TYPE, session key TYPE": the trust key's type and the session key's.
+    fn keys(&self) -> String {
+        match &self.ticket_enctype {
+            Some(t) => format!("ticket {t}, session key {}", self.session_enctype),
+            None => format!("session key {}", self.session_enctype),
+        }
+    }
+
+    /// The ticket is sealed in an RC4 trust key.
+    fn rc4(&self) -> bool {
+        self.ticket_enctype.as_deref() == Some(RC4)
+    }
+}
+
+/// [`enctype_name`] of RC4-HMAC (23).
+const RC4: &str = "rc4-hmac";
 
 /// Everything the verdict needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,14 +262,30 @@ pub fn verdict(f: &TrustFacts) -> CheckResult {
     }
     r.detail("kdcs", serde_json::Value::Object(kdcs));
     match &f.cross_tgts {
-        Some(t) => r.detail(
-            "cross_realm_tickets",
-            json!(
-                t.iter()
-                    .map(|x| format!("{} (session key {})", x.server, x.session_enctype))
-                    .collect::<Vec<_>>()
-            ),
-        ),
+        Some(t) => {
+            r.detail(
+                "cross_realm_tickets",
+                json!(
+                    t.iter()
+                        .map(|x| format!("{} ({})", x.server, x.keys()))
+                        .collect::<Vec<_>>()
+                ),
+            );
+            // The same, for scripts: each ticket's own type (the trust key's) and its
+            // session key's.
+            r.detail(
+                "cross_realm_enctypes",
+                json!(
+                    t.iter()
+                        .map(|x| json!({
+                            "server": x.server,
+                            "ticket": x.ticket_enctype,
+                            "session_key": x.session_enctype,
+                        }))
+                        .collect::<Vec<_>>()
+                ),
+            )
+        }
         None => r.detail(
             "cross_realm_tickets",
             "not visible: the credentials live in a private memory cache",
@@ -383,15 +420,9 @@ fn verdict_inner(
                 // The ticket into the database's realm came from the user's own KDC: the
                 // direct trust was used, whatever else the route allows.
                 Some(t) if cross(&t.server).map(|(_, from)| from) == Some(c.as_str()) => {
-                    format!(
-                        "{c} → {s} directly: {} obtained (session key {})",
-                        t.server, t.session_enctype
-                    )
+                    format!("{c} → {s} directly: {} obtained ({})", t.server, t.keys())
                 }
-                Some(t) => format!(
-                    "{path}: {} obtained (session key {})",
-                    t.server, t.session_enctype
-                ),
+                Some(t) => format!("{path}: {} obtained ({})", t.server, t.keys()),
                 None => format!("{path}: the ticket across the trust was obtained"),
             };
             CheckResult::pass(ID, summary)
@@ -462,10 +493,26 @@ fn verdict_inner(
             let mut fix = fix.clone();
             if let Some(t) = issued(s).filter(|_| *kind == ErrorKind::TrustKeyMismatch) {
                 cause.push_str(&format!(
-                    ". {c}'s KDC did issue {} (session key {}): the ticket crossed, and {s}'s \
-                     side could not use it",
-                    t.server, t.session_enctype
+                    ". {c}'s KDC did issue {} ({}): the ticket crossed, and {s}'s side could \
+                     not use it",
+                    t.server,
+                    t.keys()
                 ));
+                if t.rc4() {
+                    // The session key says nothing here (it stays AES); the ticket's own
+                    // type is the trust key's.
+                    cause.push_str(&format!(
+                        ". The ticket is sealed with RC4: {c}'s side of the trust holds an \
+                         RC4 key only, which a KDC whose policy allows AES only (or whose \
+                         side of the trust is AES) refuses"
+                    ));
+                    fix = format!(
+                        "enable AES on the trust on both sides (Active Directory: \"The other \
+                         domain supports Kerberos AES Encryption\"; MIT: the cross-realm key \
+                         with aes256-cts-hmac-sha1-96 and aes128-cts-hmac-sha1-96), then set \
+                         its password again on both sides. {fix}"
+                    );
+                }
             }
             if *kind == ErrorKind::TrustMissing
                 && !matches!(f.route, Route::Capaths(_))
@@ -583,6 +630,7 @@ pub async fn gather(
                 .map(|x| CrossTgt {
                     server: x.server.clone(),
                     session_enctype: enctype_name(x.key_enctype as i32),
+                    ticket_enctype: x.ticket_enctype.map(enctype_name),
                 })
                 .collect()
         }),
@@ -774,6 +822,7 @@ mod tests {
             cross_tgts: Some(vec![CrossTgt {
                 server: format!("krbtgt/{CORP}@{ONPREM}"),
                 session_enctype: "aes256-cts-hmac-sha1-96".into(),
+                ticket_enctype: Some("aes256-cts-hmac-sha1-96".into()),
             }]),
         }
     }
@@ -802,7 +851,16 @@ mod tests {
             r.summary
                 .contains("krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM obtained")
         );
-        assert!(r.summary.contains("aes256"));
+        assert!(
+            r.summary
+                .contains("(ticket aes256-cts-hmac-sha1-96, session key aes256-cts-hmac-sha1-96)"),
+            "{}",
+            r.summary
+        );
+        assert_eq!(
+            r.details["cross_realm_enctypes"][0]["ticket"],
+            "aes256-cts-hmac-sha1-96"
+        );
         assert_eq!(r.details["client_realm"], ONPREM);
         assert_eq!(r.details["service_realm"], CORP);
         assert_eq!(r.details["kdcs"][ONPREM]["role"], "user");
@@ -812,6 +870,63 @@ mod tests {
         let r = verdict(&f);
         assert_eq!(r.status, Status::Pass);
         assert!(r.summary.contains("was obtained"), "{}", r.summary);
+    }
+
+    /// Recorded from the trust realm's fault rc4-aws-refuses-rc4 (the trust key RC4 only on
+    /// both KDCs, the AWS KDC permitting AES only): klist -e showed the cross-realm TGT as
+    /// "Etype (skey, tkt): aes256-cts-hmac-sha1-96, DEPRECATED:arcfour-hmac", and kvno
+    /// failed with PROCESS_TGS, which the connect crate sorts as a trust key mismatch.
+    fn rc4_sealed() -> TrustFacts {
+        let mut f = healthy();
+        f.ticket = failed(ErrorKind::TrustKeyMismatch, None);
+        f.cross_tgts = Some(vec![CrossTgt {
+            server: format!("krbtgt/{CORP}@{ONPREM}"),
+            session_enctype: "aes256-cts-hmac-sha1-96".into(),
+            ticket_enctype: Some("rc4-hmac".into()),
+        }]);
+        f
+    }
+
+    #[test]
+    fn the_cross_realm_tickets_own_enctype_shows_an_rc4_trust_key() {
+        let r = verdict(&rc4_sealed());
+        assert_eq!(r.status, Status::Fail);
+        let cause = r.cause.unwrap();
+        assert!(
+            cause.contains("(ticket rc4-hmac, session key aes256-cts-hmac-sha1-96)"),
+            "{cause}"
+        );
+        assert!(cause.contains("sealed with RC4"), "{cause}");
+        let fix = r.fix.unwrap();
+        assert!(fix.starts_with("enable AES on the trust"), "{fix}");
+        assert!(fix.ends_with("the connect crate's fix"), "{fix}");
+        assert_eq!(r.details["cross_realm_enctypes"][0]["ticket"], "rc4-hmac");
+        assert_eq!(
+            r.details["cross_realm_enctypes"][0]["session_key"],
+            "aes256-cts-hmac-sha1-96"
+        );
+
+        // An AES ticket that does not decrypt on the other side: no word of RC4.
+        let mut f = rc4_sealed();
+        f.cross_tgts.as_mut().unwrap()[0].ticket_enctype = Some("aes256-cts-hmac-sha1-96".into());
+        let r = verdict(&f);
+        assert!(!r.cause.unwrap().contains("RC4"));
+        assert_eq!(r.fix.as_deref(), Some("the connect crate's fix"));
+
+        // A ticket the cache holds in a form that does not decode: the session key alone.
+        let mut f = healthy();
+        f.cross_tgts.as_mut().unwrap()[0].ticket_enctype = None;
+        let r = verdict(&f);
+        assert!(
+            r.summary
+                .ends_with("obtained (session key aes256-cts-hmac-sha1-96)"),
+            "{}",
+            r.summary
+        );
+        assert_eq!(
+            r.details["cross_realm_enctypes"][0]["ticket"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

@@ -801,6 +801,7 @@ mod tests {
             },
             flags,
             key_enctype: 18,
+            ticket_enctype: Some(18),
         }
     }
 

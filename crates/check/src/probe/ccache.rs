@@ -82,6 +82,11 @@ pub struct CachedCred {
     pub flags: u32,
     /// Encryption type of the session key.
     pub key_enctype: u16,
+    /// Encryption type of the ticket itself (its `enc-part`, encrypted in the server's key:
+    /// for a cross-realm TGT, the trust's key); `None` when the stored ticket does not
+    /// decode. It can differ from the session key's: an RC4 trust key still gives AES
+    /// session keys.
+    pub ticket_enctype: Option<i32>,
 }
 
 impl CachedCred {
@@ -266,6 +271,21 @@ fn principal(r: &mut Reader<'_>) -> Result<String, String> {
     Ok(format!("{}@{}", comps.join("/"), realm))
 }
 
+/// The `etype` of a DER-encoded Ticket's `enc-part` (RFC 4120 5.3): readable without any
+/// key, as the ticket's encrypted part is labelled with the type of the key it is sealed in.
+fn ticket_enctype(der: &[u8]) -> Option<i32> {
+    let t: picky_krb::data_types::Ticket = picky_asn1_der::from_bytes(der).ok()?;
+    let bytes = t.0.enc_part.0.etype.0.as_signed_bytes_be();
+    // An Int32: at most four big-endian two's complement bytes.
+    if bytes.len() > 4 {
+        return None;
+    }
+    let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
+    let mut word = [fill; 4];
+    word[4 - bytes.len()..].copy_from_slice(bytes);
+    Some(i32::from_be_bytes(word))
+}
+
 /// Parses the bytes of a FILE cache (versions 3 and 4, big-endian).
 pub fn parse(data: &[u8]) -> Result<CacheContents, String> {
     let mut r = Reader::new(data, true);
@@ -313,7 +333,7 @@ pub fn parse(data: &[u8]) -> Result<CacheContents, String> {
             r.u16()?;
             r.data32()?;
         }
-        r.data32()?; // ticket
+        let ticket = r.data32()?;
         r.data32()?; // second ticket
         // Configuration entries (X-CACHECONF:) are not tickets.
         if server.ends_with("@X-CACHECONF:") || server.contains("X-CACHECONF:") {
@@ -328,6 +348,7 @@ pub fn parse(data: &[u8]) -> Result<CacheContents, String> {
             renew_till,
             flags,
             key_enctype,
+            ticket_enctype: ticket_enctype(ticket),
         });
     }
     Ok(CacheContents {
@@ -355,7 +376,64 @@ mod tests {
         }
     }
 
+    /// A DER TLV with a short-form length.
+    fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+        let body = parts.concat();
+        assert!(body.len() < 128, "short form only");
+        [&[tag, body.len() as u8][..], &body].concat()
+    }
+
+    /// A Ticket (RFC 4120 5.3) for krbtgt/TO@REALM, its encrypted part labelled `etype`, encoded
+    /// by hand as a KDC sends it.
+    fn der_ticket(realm: &str, to: &str, etype: u8) -> Vec<u8> {
+        let int = |v: u8| tlv(0x02, &[&[v]]);
+        let sname = tlv(
+            0x30,
+            &[
+                &tlv(0xa0, &[&int(2)]),
+                &tlv(
+                    0xa1,
+                    &[&tlv(
+                        0x30,
+                        &[&tlv(0x1b, &[b"krbtgt"]), &tlv(0x1b, &[to.as_bytes()])],
+                    )],
+                ),
+            ],
+        );
+        let enc_part = tlv(
+            0x30,
+            &[
+                &tlv(0xa0, &[&int(etype)]),
+                &tlv(0xa1, &[&int(1)]),
+                &tlv(0xa2, &[&tlv(0x04, &[&[0xaa; 24]])]),
+            ],
+        );
+        tlv(
+            0x61,
+            &[&tlv(
+                0x30,
+                &[
+                    &tlv(0xa0, &[&int(5)]),
+                    &tlv(0xa1, &[&tlv(0x1b, &[realm.as_bytes()])]),
+                    &tlv(0xa2, &[&sname]),
+                    &tlv(0xa3, &[&enc_part]),
+                ],
+            )],
+        )
+    }
+
     fn cred(out: &mut Vec<u8>, server: &[&str], srealm: &str, end: u32, flags: u32) {
+        cred_with(out, server, srealm, end, flags, b"tkt!");
+    }
+
+    fn cred_with(
+        out: &mut Vec<u8>,
+        server: &[&str],
+        srealm: &str,
+        end: u32,
+        flags: u32,
+        ticket: &[u8],
+    ) {
         princ(out, "R.TEST", &["alice"]);
         princ(out, srealm, server);
         out.extend(18u16.to_be_bytes());
@@ -368,8 +446,8 @@ mod tests {
         out.extend(flags.to_be_bytes());
         out.extend(0u32.to_be_bytes());
         out.extend(0u32.to_be_bytes());
-        out.extend(4u32.to_be_bytes());
-        out.extend(b"tkt!");
+        out.extend((ticket.len() as u32).to_be_bytes());
+        out.extend(ticket);
         out.extend(0u32.to_be_bytes());
     }
 
@@ -412,6 +490,49 @@ mod tests {
         assert_eq!(tgt.end_time, 5000);
         assert!(c.service_ticket("postgres/db.example.test").is_some());
         assert!(c.service_ticket("postgres/other").is_none());
+        // Bytes that are no Ticket: the credential is read, its ticket's type is unknown.
+        assert_eq!(tgt.ticket_enctype, None);
+    }
+
+    #[test]
+    fn the_tickets_own_enctype_beside_the_session_keys() {
+        let mut v = vec![5, 4, 0, 0];
+        princ(&mut v, "R.TEST", &["alice"]);
+        // A cross-realm TGT sealed in an RC4 trust key (23), with an AES session key (18).
+        let rc4 = der_ticket("R.TEST", "OTHER.TEST", 23);
+        cred_with(&mut v, &["krbtgt", "OTHER.TEST"], "R.TEST", 5000, 0, &rc4);
+        let aes = der_ticket("R.TEST", "R.TEST", 18);
+        cred_with(&mut v, &["krbtgt", "R.TEST"], "R.TEST", 5000, 0, &aes);
+        // The Ticket's tag, then garbage: not a ticket.
+        let mut broken = aes.clone();
+        broken.truncate(20);
+        cred_with(&mut v, &["postgres", "db"], "R.TEST", 5000, 0, &broken);
+        let c = parse(&v).unwrap();
+        let cross = &c.creds[0];
+        assert_eq!(cross.server, "krbtgt/OTHER.TEST@R.TEST");
+        assert_eq!((cross.key_enctype, cross.ticket_enctype), (18, Some(23)));
+        assert_eq!(c.creds[1].ticket_enctype, Some(18));
+        assert_eq!(c.creds[2].ticket_enctype, None);
+        // A version-3 cache stores the session key's type twice; the ticket is read the same.
+        let mut v3 = vec![5, 3];
+        princ(&mut v3, "R.TEST", &["alice"]);
+        let mut entry = Vec::new();
+        cred_with(
+            &mut entry,
+            &["krbtgt", "OTHER.TEST"],
+            "R.TEST",
+            5000,
+            0,
+            &rc4,
+        );
+        // Right after the first copy: the client's and the server's names, then the type.
+        let mut names = Vec::new();
+        princ(&mut names, "R.TEST", &["alice"]);
+        princ(&mut names, "R.TEST", &["krbtgt", "OTHER.TEST"]);
+        let at = names.len() + 2;
+        entry.splice(at..at, 18u16.to_be_bytes());
+        v3.extend(entry);
+        assert_eq!(parse(&v3).unwrap().creds[0].ticket_enctype, Some(23));
     }
 
     #[test]
