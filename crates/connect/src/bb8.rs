@@ -60,7 +60,9 @@ pub enum ManagerError {
 }
 
 /// Opens bb8 pool connections with a [`Connector`]; checks them as the
-/// [`RecyclingMethod`] says when bb8 tests a connection on checkout (its default).
+/// [`RecyclingMethod`] says when bb8 tests a connection on checkout (its default), and,
+/// with `target_session_attrs`, that the server is still the kind asked for
+/// ([`Client::check`]): after a failover, a connection to the old writer is dropped.
 #[derive(Debug, Clone)]
 pub struct Manager {
     connector: Connector,

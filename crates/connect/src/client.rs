@@ -68,6 +68,19 @@ pub enum Unusable {
     /// The connection task has ended: the server closed the connection, or it broke.
     #[error("the connection is closed")]
     Closed,
+    /// The server is no longer the kind `target_session_attrs` asks for: a failover made
+    /// the writer read-only, or promoted the reader this connection is on.
+    #[error(
+        "the server is now {} (target_session_attrs={})",
+        server.describe(),
+        wanted.as_str()
+    )]
+    Unsuitable {
+        /// What `target_session_attrs` asks for.
+        wanted: crate::config::TargetSessionAttrs,
+        /// What the server now is.
+        server: crate::ServerState,
+    },
     /// The check of the recycling method failed (for `Clean`, also when the previous user
     /// left a transaction open).
     #[error("the {method} check failed: {source}")]
@@ -150,6 +163,8 @@ pub struct Client {
     client: tokio_postgres::Client,
     connector: Connector,
     statements: StatementCache,
+    /// The role parameters the server last reported, for the recycling check.
+    reported: std::sync::Arc<std::sync::Mutex<crate::session::Reported>>,
 }
 
 impl Client {
@@ -157,8 +172,10 @@ impl Client {
     /// runtime.
     pub async fn connect(connector: &Connector) -> Result<Client, Error> {
         let (client, connection) = connector.connect().await?;
+        let reported = std::sync::Arc::default();
+        let task = crate::session::drive_reporting(connection, std::sync::Arc::clone(&reported));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            if let Err(e) = task.await {
                 tracing::debug!(error = %e, "connection ended");
             }
         });
@@ -166,6 +183,7 @@ impl Client {
             client,
             connector: connector.clone(),
             statements: StatementCache::default(),
+            reported,
         })
     }
 
@@ -220,28 +238,79 @@ impl Client {
     }
 
     /// Checks the connection as `method` says, before a pool hands it out again.
+    ///
+    /// With `target_session_attrs` other than `any` and `prefer-standby`, it also checks
+    /// that the server is still the kind asked for, whatever the method: a failover turns
+    /// a writer into a reader, or a reader into the writer, under open connections. A
+    /// server reports `in_hot_standby` and `default_transaction_read_only` (PostgreSQL 14
+    /// and later) only with its next reply, so the check makes one round trip, an empty
+    /// query, and decides from what that reply reported; a server that does not report
+    /// them is asked as at login (`SHOW transaction_read_only` or
+    /// `pg_is_in_recovery()`). `Fast` then costs that round trip too.
     pub async fn check(&self, method: RecyclingMethod) -> Result<(), Unusable> {
         if self.client.is_closed() {
             return Err(Unusable::Closed);
         }
+        let attrs = self.connector.config().get_target_session_attrs();
+        let want = crate::session::recheck(attrs);
+        let reports = self.reported().get("in_hot_standby").is_some();
         let query = match method {
-            RecyclingMethod::Fast => return Ok(()),
-            RecyclingMethod::Verified => "",
+            RecyclingMethod::Fast if want.is_none() => return Ok(()),
+            // The reply refreshes the reported parameters; an old server is asked below.
+            RecyclingMethod::Fast | RecyclingMethod::Verified if want.is_none() || reports => {
+                Some("")
+            }
+            RecyclingMethod::Fast | RecyclingMethod::Verified => None,
             RecyclingMethod::Clean => {
                 // DISCARD ALL deallocates the server's prepared statements: the cached
                 // ones would name statements that no longer exist.
                 self.statements.clear();
-                "DISCARD ALL"
+                Some("DISCARD ALL")
             }
         };
-        self.client
-            .simple_query(query)
-            .await
-            .map(drop)
-            .map_err(|source| Unusable::Check {
-                method: method.as_str(),
-                source,
+        let failed = |method: &'static str| {
+            move |source: tokio_postgres::Error| Unusable::Check { method, source }
+        };
+        if let Some(query) = query {
+            self.client
+                .simple_query(query)
+                .await
+                .map_err(failed(method.as_str()))?;
+        }
+        let Some(want) = want else { return Ok(()) };
+        let reported = self.reported();
+        let (fits, server) = match want.decide_reported(|n| reported.get(n)) {
+            Some(r) => r,
+            None => {
+                let sql = want.query().unwrap_or("");
+                let rows = self
+                    .client
+                    .simple_query(sql)
+                    .await
+                    .map_err(failed("target_session_attrs"))?;
+                let value = rows.iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0),
+                    _ => None,
+                });
+                want.decide_asked(value.unwrap_or_default())
+            }
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(Unusable::Unsuitable {
+                wanted: attrs,
+                server,
             })
+        }
+    }
+
+    /// The role parameters as last reported (after the connection task's last poll).
+    fn reported(&self) -> crate::session::Reported {
+        self.reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

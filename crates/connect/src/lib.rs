@@ -67,7 +67,7 @@ pub use config::{
 pub use connector::{Connection, Connector};
 pub use credentials::CredentialInfo;
 pub use dial::Dialed;
-pub use error::{Error, ErrorKind, krb5_codes};
+pub use error::{Error, ErrorKind, Retryable, krb5_codes, retryable_sqlstate};
 pub use gss::{GssFlags, GssStart};
 pub use gssenc::GssEncStream;
 pub use handoff::{Stream, Transport};

@@ -113,32 +113,43 @@ impl Want {
     where
         C: Future<Output = Result<(), tokio_postgres::Error>> + Unpin,
     {
+        match self.query() {
+            None => Ok((true, ServerState::default())),
+            Some(sql) => {
+                let v = query_one_value(client, connection, sql, limit).await?;
+                Ok(self.decide_asked(&v))
+            }
+        }
+    }
+
+    /// The query libpq asks a server that does not report its state (`None` for `any`).
+    pub(crate) fn query(self) -> Option<&'static str> {
         match self {
-            Want::Any => Ok((true, ServerState::default())),
+            Want::Any => None,
+            Want::ReadWrite | Want::ReadOnly => Some("SHOW transaction_read_only"),
+            Want::Primary | Want::Standby => Some("SELECT pg_catalog.pg_is_in_recovery()"),
+        }
+    }
+
+    /// Decides from the answer to [`Want::query`].
+    pub(crate) fn decide_asked(self, value: &str) -> (bool, ServerState) {
+        match self {
+            Want::Any => (true, ServerState::default()),
             Want::ReadWrite | Want::ReadOnly => {
-                let v = query_one_value(client, connection, "SHOW transaction_read_only", limit)
-                    .await?;
-                let read_only = v == "on";
+                let read_only = value == "on";
                 let state = ServerState {
                     hot_standby: None,
                     read_only: Some(read_only),
                 };
-                Ok((read_only == (self == Want::ReadOnly), state))
+                (read_only == (self == Want::ReadOnly), state)
             }
             Want::Primary | Want::Standby => {
-                let v = query_one_value(
-                    client,
-                    connection,
-                    "SELECT pg_catalog.pg_is_in_recovery()",
-                    limit,
-                )
-                .await?;
-                let standby = v == "t";
+                let standby = value == "t";
                 let state = ServerState {
                     hot_standby: Some(standby),
                     read_only: None,
                 };
-                Ok((standby == (self == Want::Standby), state))
+                (standby == (self == Want::Standby), state)
             }
         }
     }
@@ -178,6 +189,59 @@ where
             _ => None,
         })
         .ok_or_else(|| Error::protocol(format!("`{sql}` returned no value")))
+}
+
+/// What `target_session_attrs` a pooled connection must still meet when it is handed out
+/// again: `None` for `any` and `prefer-standby` (which takes any server in the end).
+pub(crate) fn recheck(attrs: TargetSessionAttrs) -> Option<Want> {
+    match attrs {
+        TargetSessionAttrs::Any | TargetSessionAttrs::PreferStandby => None,
+        a => Some(Want::of(a)),
+    }
+}
+
+/// The parameters that decide `target_session_attrs`, as the server last reported them
+/// (ParameterStatus), copied out of a connection that runs in its own task.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Reported {
+    in_hot_standby: Option<bool>,
+    default_transaction_read_only: Option<bool>,
+}
+
+impl Reported {
+    /// The value by name, as [`Connection::parameter`] gives it.
+    pub(crate) fn get(&self, name: &str) -> Option<&'static str> {
+        let v = match name {
+            "in_hot_standby" => self.in_hot_standby,
+            "default_transaction_read_only" => self.default_transaction_read_only,
+            _ => None,
+        };
+        v.map(|on| if on { "on" } else { "off" })
+    }
+
+    fn copy_from(&mut self, c: &Connection) {
+        self.in_hot_standby = c.parameter("in_hot_standby").map(|v| v == "on");
+        self.default_transaction_read_only = c
+            .parameter("default_transaction_read_only")
+            .map(|v| v == "on");
+    }
+}
+
+/// Drives `connection` to its end, copying the reported role parameters into `reported`
+/// after every poll. The lock is held across the poll, so a client that saw a reply
+/// (ReadyForQuery is handed over during a poll) and then takes the lock reads the
+/// parameters the server sent before that reply.
+pub(crate) async fn drive_reporting(
+    mut connection: Connection,
+    reported: std::sync::Arc<std::sync::Mutex<Reported>>,
+) -> Result<(), tokio_postgres::Error> {
+    std::future::poll_fn(move |cx| {
+        let mut r = reported.lock().unwrap_or_else(|p| p.into_inner());
+        let poll = std::pin::Pin::new(&mut connection).poll(cx);
+        r.copy_from(&connection);
+        poll
+    })
+    .await
 }
 
 /// A connection that logged in, with where it landed.

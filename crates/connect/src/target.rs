@@ -253,6 +253,28 @@ impl Connector {
             _ => {
                 let c = &self.inner.config;
                 let n = c.get_hosts().len();
+                let wanted = c.get_target_session_attrs();
+                // Servers answered but none is of the kind asked for: the writer (or the
+                // readers) is missing, as in a failover, not the network.
+                if wanted != TargetSessionAttrs::Any
+                    && attempts
+                        .iter()
+                        .any(|a| matches!(a.outcome, Outcome::Unsuitable { .. }))
+                {
+                    let mut hosts: Vec<String> = attempts.iter().map(what_it_was).collect();
+                    if ran_out {
+                        hosts.push(format!(
+                            "the rest not tried: the login's bound (connect_timeout {:?} × {n} \
+                             hosts) ran out",
+                            c.connect_timeout
+                        ));
+                    }
+                    return Error::new(Kind::NoSuitableHost {
+                        wanted,
+                        hosts: hosts.join("; "),
+                    })
+                    .with_attempts(attempts);
+                }
                 let mut detail = match c.get_target_session_attrs() {
                     TargetSessionAttrs::Any => String::from("no host accepted the login"),
                     a => format!("no host is {} (target_session_attrs)", want_words(a)),
@@ -269,7 +291,25 @@ impl Connector {
     }
 }
 
-fn want_words(a: TargetSessionAttrs) -> &'static str {
+/// One host of a [`Kind::NoSuitableHost`] list: what the server is, or that it could not be
+/// reached (and why), or how it refused.
+fn what_it_was(a: &Attempt) -> String {
+    let at = match a.addr {
+        Some(addr) if a.target.hostaddr.is_none() => {
+            format!("{} ({addr})", a.target.describe())
+        }
+        _ => a.target.describe(),
+    };
+    match &a.outcome {
+        Outcome::Unsuitable { server, .. } => format!("{at}: {}", server.describe()),
+        Outcome::Failed { kind, message } if network_failure(*kind) => {
+            format!("{at}: unreachable ({message})")
+        }
+        Outcome::Failed { message, .. } => format!("{at}: refused the login ({message})"),
+    }
+}
+
+pub(crate) fn want_words(a: TargetSessionAttrs) -> &'static str {
     match a {
         TargetSessionAttrs::Any => "usable",
         TargetSessionAttrs::ReadWrite => "read-write",
@@ -349,6 +389,63 @@ mod tests {
         }
         // 720 orders are possible; a fixed or near-fixed order would show here.
         assert!(orders.len() > 50, "{} orders", orders.len());
+    }
+
+    #[test]
+    fn no_host_of_the_wanted_kind_is_its_own_retryable_kind_naming_each_host() {
+        let c: crate::Config = "host=db-1.example.test,db-2.example.test,db-3.example.test \
+            hostaddr=127.0.0.1,127.0.0.1,127.0.0.1 port=5433,5434,5435 sslmode=disable \
+            target_session_attrs=read-write"
+            .parse()
+            .unwrap();
+        let connector = Connector::new(c.clone()).unwrap();
+        let hosts = c.get_hosts();
+        let unsuitable = |i: usize, standby: bool| Attempt {
+            target: hosts[i].clone(),
+            addr: Some(SocketAddr::new(hosts[i].hostaddr.unwrap(), hosts[i].port)),
+            outcome: Outcome::Unsuitable {
+                wanted: TargetSessionAttrs::ReadWrite,
+                server: ServerState {
+                    hot_standby: Some(standby),
+                    read_only: Some(true),
+                },
+            },
+        };
+        let refused = Error::new(Kind::ServerUnreachable {
+            addr: hosts[2].describe(),
+            detail: "127.0.0.1:5435: Connection refused (os error 111)".into(),
+        });
+        let attempts = vec![
+            unsuitable(0, true),
+            unsuitable(1, false),
+            failed(&hosts[2], Some("127.0.0.1:5435".parse().unwrap()), &refused),
+        ];
+        let e = connector.no_host_error(attempts, Some(refused), false);
+        assert_eq!(e.kind(), ErrorKind::NoSuitableHost);
+        assert!(e.is_retryable());
+        assert_eq!(e.attempts().len(), 3);
+        let text = e.to_string();
+        for words in [
+            "no host is read-write (target_session_attrs=read-write)",
+            "retrying",
+            "db-1.example.test (127.0.0.1) port 5433: a hot standby",
+            "db-2.example.test (127.0.0.1) port 5434: a primary whose sessions are read-only",
+            "db-3.example.test (127.0.0.1) port 5435: unreachable (127.0.0.1:5435: Connection refused",
+        ] {
+            assert!(text.contains(words), "{words}: {text}");
+        }
+
+        // Nothing answered at all: still the network's fault, as before.
+        let none = connector.no_host_error(
+            vec![failed(
+                &hosts[2],
+                None,
+                &Error::timeout("login", Duration::from_secs(1)),
+            )],
+            Some(Error::timeout("login", Duration::from_secs(1))),
+            true,
+        );
+        assert_eq!(none.kind(), ErrorKind::ServerUnreachable);
     }
 
     #[test]

@@ -215,8 +215,24 @@ async fn no_host_of_the_wanted_kind_is_an_error_that_says_what_each_is() {
         .await
         .err()
         .expect("no reader is read-write");
-    assert!(e.to_string().contains("no host is read-write"), "{e}");
-    assert!(e.to_string().contains("hot standby"), "{e}");
+    // Its own kind, not "unreachable": the servers answered, none is the writer.
+    assert_eq!(e.kind(), ErrorKind::NoSuitableHost, "{e}");
+    assert!(e.is_retryable(), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("no host is read-write (target_session_attrs=read-write)"),
+        "{e}"
+    );
+    for r in &readers {
+        assert!(
+            text.contains(&format!(
+                "{} (127.0.0.1) port {}: a hot standby",
+                r.host, r.port
+            )),
+            "{e}"
+        );
+    }
+    assert!(e.cause().contains("failover"), "{}", e.cause());
     assert_eq!(e.attempts().len(), 2);
     assert!(
         e.attempts()

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod classify;
+mod retry;
 pub use classify::krb5_codes;
 pub(crate) use classify::{GssSite, from_gss, from_gss_service_ticket, from_server};
+pub use retry::{Retryable, retryable_sqlstate};
 
 /// What kind of failure an [`Error`] is. New kinds may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +81,11 @@ pub enum ErrorKind {
     /// The server refused the password the password provider gave (on Aurora, an IAM
     /// token: `PAM authentication failed`).
     PasswordRefused,
+    /// Every host of the list was tried but none is the kind `target_session_attrs` asks
+    /// for (say `read-write` while every server is read-only): the writer is missing, as
+    /// during a failover. [`Error::attempts`] says what each host was; the error is
+    /// [retryable](Error::is_retryable).
+    NoSuitableHost,
 }
 
 pub(crate) enum Kind {
@@ -216,6 +223,12 @@ pub(crate) enum Kind {
         code: String,
         message: String,
     },
+    NoSuitableHost {
+        /// What `target_session_attrs` asked for.
+        wanted: crate::config::TargetSessionAttrs,
+        /// Every host tried and what it was, in words.
+        hosts: String,
+    },
 }
 
 /// A failed login or setup step. See [`Error::kind`], [`Error::cause`], [`Error::fix`].
@@ -339,6 +352,7 @@ impl Error {
             Kind::TrustPathRefused { .. } => ErrorKind::TrustPathRefused,
             Kind::PasswordSource { .. } => ErrorKind::PasswordSource,
             Kind::PasswordRefused { .. } => ErrorKind::PasswordRefused,
+            Kind::NoSuitableHost { .. } => ErrorKind::NoSuitableHost,
         }
     }
 
@@ -414,6 +428,7 @@ impl Error {
             | Kind::PasswordRefused { message, .. } => message.clone(),
             Kind::PasswordRequested { method, .. } => format!("server requested {method}"),
             Kind::Timeout { phase, after } => format!("{phase} took longer than {after:?}"),
+            Kind::NoSuitableHost { hosts, .. } => hosts.clone(),
         }
     }
 
@@ -674,6 +689,14 @@ impl Error {
                  rds-db:connect to this user, the role is not granted rds_iam, or IAM \
                  authentication is off on the cluster"
             ),
+            Kind::NoSuitableHost { wanted, hosts } => format!(
+                "no host of the list is {} as target_session_attrs={} asks: {hosts}. \
+                 During a failover the writer is missing for a while (on Aurora typically \
+                 under 30 to 60 seconds): the old writer restarts as a reader and a reader \
+                 is promoted",
+                crate::target::want_words(*wanted),
+                wanted.as_str()
+            ),
         }
     }
 
@@ -870,6 +893,12 @@ impl Error {
                 GRANT rds_iam TO the role (not rds_ad as well); enable IAM database \
                 authentication on the cluster"
                 .into(),
+            Kind::NoSuitableHost { .. } => "retry (the error is retryable): a failover \
+                ends when a reader has been promoted, so retry the login or the pool checkout \
+                for a minute or so; if it lasts, check that the host list names the writer (the \
+                cluster endpoint, or every instance endpoint) and that target_session_attrs is \
+                the kind you want"
+                .into(),
         }
     }
 }
@@ -923,6 +952,12 @@ impl fmt::Display for Error {
             Kind::ServerUnreachable { addr, detail } => {
                 format!("cannot reach the server at {addr}: {detail}")
             }
+            Kind::NoSuitableHost { wanted, hosts } => format!(
+                "no host is {} (target_session_attrs={}); worth retrying, a failover may be \
+                 in progress; hosts tried: {hosts}",
+                crate::target::want_words(*wanted),
+                wanted.as_str()
+            ),
             _ => format!("{:?}: {}", self.kind(), self.detail()),
         };
         match &self.0.context {

@@ -5,7 +5,13 @@
 //! plugs the connector into deadpool's generic pool and brings what deadpool-postgres
 //! users rely on:
 //! - [`RecyclingMethod`] `Fast` (the default), `Verified` or `Clean`, checked before an
-//!   idle connection is handed out again;
+//!   idle connection is handed out again; with `target_session_attrs` (other than `any` and
+//!   `prefer-standby`) every method also checks that the server is still the kind asked
+//!   for, so that after a failover no connection to the old writer, now a reader, is handed
+//!   out (see [`Client::check`]);
+//! - errors that say whether a retry may work ([`crate::Retryable`], for
+//!   [`PoolError`] too): during a failover, retry the checkout and the query while they are
+//!   retryable;
 //! - a statement cache per connection ([`Client::prepare_cached`]), cleared by `Clean`;
 //! - [`PoolConfig`], loadable from JSON or TOML with feature `serde`, whose defaults bound
 //!   every wait ([`PoolConfig::DEFAULT_WAIT_TIMEOUT`], [`PoolConfig::DEFAULT_RECYCLE_TIMEOUT`]);
