@@ -2,7 +2,8 @@
 //! starts the KDC and PostgreSQL images under a project name of its own, with the realm's files
 //! exported to a temp folder and the services published on free 127.0.0.1 ports; then `kinit`
 //! and `psql` on the host log in with Kerberos over verified TLS. Once with the MIT KDC (the
-//! default services), once with the Samba AD domain controller (the `ad` profile).
+//! default services), once with the Samba AD domain controller (the `ad` profile), and once
+//! across a realm trust (the `trust` profile: an on-premises user of another realm).
 //!
 //! Needs a Docker engine and compose (`docker compose` or `docker-compose`). Where no image
 //! registry is reachable, the base image is made from Debian's mirror first
@@ -33,21 +34,35 @@ enum Flavor {
     Mit,
     /// The `ad` profile: `dc` (Samba AD DC) and `postgres-ad`.
     Ad,
+    /// The `trust` profile: the KDCs of the database's realm (`kdc-trust`) and of the users'
+    /// realms (`kdc-onprem`, `kdc-branch`), and `postgres-trust`.
+    Trust,
 }
 
 impl Flavor {
-    /// The KDC's service and PostgreSQL's.
-    fn services(self) -> [&'static str; 2] {
+    /// The services: the database realm's KDC first, PostgreSQL last.
+    fn services(self) -> &'static [&'static str] {
         match self {
-            Flavor::Mit => ["kdc", "postgres"],
-            Flavor::Ad => ["dc", "postgres-ad"],
+            Flavor::Mit => &["kdc", "postgres"],
+            Flavor::Ad => &["dc", "postgres-ad"],
+            Flavor::Trust => &["kdc-trust", "kdc-onprem", "kdc-branch", "postgres-trust"],
+        }
+    }
+
+    /// The compose profile, given to every command (also down and logs, which see only the
+    /// services of the active profiles).
+    fn profile(self) -> &'static [&'static str] {
+        match self {
+            Flavor::Mit => &[],
+            Flavor::Ad => &["--profile", "ad"],
+            Flavor::Trust => &["--profile", "trust"],
         }
     }
 
     /// The KDC's image, which the test has built: it also cleans the realm folder up.
     fn kdc_image(self) -> &'static str {
         match self {
-            Flavor::Mit => "aurora-krb/realm-kdc",
+            Flavor::Mit | Flavor::Trust => "aurora-krb/realm-kdc",
             Flavor::Ad => "aurora-krb/realm-dc",
         }
     }
@@ -189,11 +204,7 @@ impl Project {
             .arg(&self.name)
             .arg("-f")
             .arg(repo().join("docker/compose.yaml"))
-            .args(match self.flavor {
-                Flavor::Mit => &[][..],
-                // Also for down and logs, which see only the services of the active profiles.
-                Flavor::Ad => &["--profile", "ad"][..],
-            })
+            .args(self.flavor.profile())
             .args(args)
             .env_remove("REALM_OWNER")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
@@ -213,9 +224,9 @@ impl Project {
     fn up(&self, args: &[&str], limit: Duration) -> Result<()> {
         let mut all = vec!["up", "-d"];
         all.extend_from_slice(args);
-        if self.flavor == Flavor::Ad {
+        if self.flavor != Flavor::Mit {
             // As docs/docker.md says: naming the services starts them and not the MIT ones.
-            all.extend_from_slice(&self.flavor.services());
+            all.extend_from_slice(self.flavor.services());
         }
         run(&mut self.cmd(&all), limit, None)?
             .ok("compose up")
@@ -236,10 +247,10 @@ impl Project {
         Ok(id)
     }
 
-    /// Both services healthy: the KDC answers and PostgreSQL accepts connections.
+    /// Every service healthy: the KDCs answer and PostgreSQL accepts connections.
     fn wait_healthy(&self, limit: Duration) -> Result<()> {
         let deadline = Instant::now() + limit;
-        for service in self.flavor.services() {
+        for &service in self.flavor.services() {
             let id = self.container(service)?;
             loop {
                 let ran = run(
@@ -455,7 +466,138 @@ fn compose_ad_profile_serves_kerberos_logins_from_a_samba_dc_to_the_host() {
     }
 }
 
-fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
+#[test]
+fn compose_trust_profile_logs_an_on_premises_user_in_across_the_trust() {
+    let Some(composes) = docker_or_skip() else {
+        return;
+    };
+    if let Err(e) = compose_trust(composes[0].clone()) {
+        panic!("{e:#}");
+    }
+}
+
+/// The trust profile as docs/docker.md shows it: dave of ONPREM.EXAMPLE.COM takes a ticket
+/// from his realm's KDC, and psql and `aurora-krb check` log in to the database of
+/// CORP.EXAMPLE.COM across the trust. Then the on-premises KDC stops while the AWS one
+/// answers, and the check says so.
+fn compose_trust(compose: Vec<String>) -> Result<()> {
+    const PORTS: [&str; 4] = [
+        "KDC_HOST_PORT",
+        "USER_KDC_HOST_PORT",
+        "BRANCH_KDC_HOST_PORT",
+        "PG_HOST_PORT",
+    ];
+    let (_tmp, project, ports) = new_project(compose, Flavor::Trust, &PORTS)?;
+    let data = project.data.clone();
+    let started = Instant::now();
+    project.up(&["--build"], Duration::from_secs(900))?;
+    eprintln!(
+        "docker_realm (Trust): build and up (provisioning included) took {:.1?}",
+        started.elapsed()
+    );
+
+    // Every KDC and PostgreSQL on loopback only, each on its own port.
+    for (service, setting) in [
+        ("kdc-trust", "KDC_HOST_PORT"),
+        ("kdc-onprem", "USER_KDC_HOST_PORT"),
+        ("kdc-branch", "BRANCH_KDC_HOST_PORT"),
+    ] {
+        assert_published(&project, service, "88", "tcp", ports[setting])?;
+        assert_published(&project, service, "88", "udp", ports[setting])?;
+    }
+    assert_published(
+        &project,
+        "postgres-trust",
+        "5432",
+        "tcp",
+        ports["PG_HOST_PORT"],
+    )?;
+
+    // realm.env is the on-premises user's; krb5.conf names every realm's KDC as the host
+    // reaches it.
+    let env = read_env(&data.join("realm.env"))?;
+    assert_eq!(env["PGUSER"], "dave@ONPREM.EXAMPLE.COM");
+    assert_eq!(env["PGPORT"], ports["PG_HOST_PORT"].to_string());
+    let conf = fs::read_to_string(data.join("krb5.conf"))?;
+    for (realm, setting) in [
+        ("CORP.EXAMPLE.COM", "KDC_HOST_PORT"),
+        ("ONPREM.EXAMPLE.COM", "USER_KDC_HOST_PORT"),
+        ("BRANCH.EXAMPLE.NET", "BRANCH_KDC_HOST_PORT"),
+    ] {
+        let want = format!("{realm} = {{\n        kdc = 127.0.0.1:{}\n", ports[setting]);
+        ensure!(
+            conf.contains(&want),
+            "the exported krb5.conf must name {realm}'s KDC at its published port:\n{conf}"
+        );
+    }
+
+    // dave's password login at his own realm's KDC, then psql across the trust.
+    let cc = env["KRB5CCNAME"].clone();
+    run(
+        host_cmd("kinit", &env).arg("dave@ONPREM.EXAMPLE.COM"),
+        Duration::from_secs(30),
+        Some(&data.join("secrets/dave.password")),
+    )?
+    .ok("kinit dave@ONPREM.EXAMPLE.COM")?;
+    assert_eq!(
+        psql_as(&env, "dave@ONPREM.EXAMPLE.COM", &cc)?,
+        "t|dave@ONPREM.EXAMPLE.COM|t|dave@ONPREM.EXAMPLE.COM"
+    );
+
+    // The check passes, with the trust path in its report: the cross-realm ticket came from
+    // ONPREM's KDC, in AES.
+    let (passed, report) = check_json(&env)?;
+    let failing = not_passing(&report)?;
+    ensure!(
+        failing.is_empty() && passed,
+        "aurora-krb check against the healthy compose trust realm:\n{}",
+        failing.join("\n")
+    );
+    let trust = report["checks"]
+        .as_array()
+        .context("checks")?
+        .iter()
+        .find(|c| c["id"] == "krb5.trust")
+        .context("the report of a login across a trust must have krb5.trust")?;
+    let summary = trust["summary"].as_str().unwrap_or_default();
+    ensure!(
+        summary.contains("ONPREM.EXAMPLE.COM → CORP.EXAMPLE.COM directly")
+            && summary.contains("krbtgt/CORP.EXAMPLE.COM@ONPREM.EXAMPLE.COM obtained")
+            && summary.contains("ticket aes256-cts-hmac-sha1-96"),
+        "krb5.trust must name the direct trust and the cross-realm ticket's enctype: {summary}"
+    );
+
+    // The on-premises KDC stops, the AWS one still answers (dave's tickets were taken
+    // before): the check names the user's realm.
+    run(
+        &mut project.cmd(&["stop", "-t", "5", "kdc-onprem"]),
+        Duration::from_secs(60),
+        None,
+    )?
+    .ok("compose stop kdc-onprem")?;
+    let (passed, report) = check_json(&env)?;
+    let failing = not_passing(&report)?;
+    ensure!(
+        !passed
+            && failing
+                .first()
+                .is_some_and(|f| f.contains("krb5.kdc") && f.contains("ONPREM.EXAMPLE.COM")),
+        "with kdc-onprem stopped, krb5.kdc must fail first, naming ONPREM.EXAMPLE.COM:\n{}",
+        failing.join("\n")
+    );
+
+    drop(project);
+    Ok(())
+}
+
+/// Makes the base image when it is missing, and a project of `flavor` with its realm folder in
+/// a new temp folder and `ports` (settings named as in compose.yaml) on free host ports, not
+/// started yet. The temp folder must outlive the project.
+fn new_project(
+    compose: Vec<String>,
+    flavor: Flavor,
+    ports: &[&'static str],
+) -> Result<(tempfile::TempDir, Project, HashMap<&'static str, u16>)> {
     remove_stale_projects()?;
     // `docker compose` (v2) and `docker-compose` (1.29) may run one after the other: the
     // project name tells their runs apart.
@@ -476,25 +618,91 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
     let tmp = tempfile::Builder::new().prefix("akrb-docker-").tempdir()?;
     let data = tmp.path().join("realm-data");
     fs::create_dir(&data)?;
-    let (kdc_port, pg_port) = (free_port()?, free_port()?);
+    let mut env = vec![("REALM_DATA".to_string(), data.display().to_string())];
+    let mut given = HashMap::new();
+    for &name in ports {
+        let port = free_port()?;
+        given.insert(name, port);
+        env.push((name.to_string(), port.to_string()));
+    }
     let millis = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let project = Project {
         compose,
         flavor,
-        // Both tests of this binary run at once, in one process: the flavour tells them apart.
+        // The tests of this binary run at once, in one process: the flavour tells them apart.
         name: format!(
             "{PROJECT_PREFIX}{}-{millis}-{}-{}",
             std::process::id(),
             format!("{flavor:?}").to_lowercase(),
             compose_tag
         ),
-        env: vec![
-            ("REALM_DATA".into(), data.display().to_string()),
-            ("KDC_HOST_PORT".into(), kdc_port.to_string()),
-            ("PG_HOST_PORT".into(), pg_port.to_string()),
-        ],
-        data: data.clone(),
+        env,
+        data,
     };
+    Ok((tmp, project, given))
+}
+
+/// Asserts that `service`'s `inner` port is published on the host's 127.0.0.1:`port` only.
+fn assert_published(
+    project: &Project,
+    service: &str,
+    inner: &str,
+    proto: &str,
+    port: u16,
+) -> Result<()> {
+    let ran = run(
+        &mut project.cmd(&["port", "--protocol", proto, service, inner]),
+        Duration::from_secs(30),
+        None,
+    )?
+    .ok("compose port")?;
+    assert_eq!(
+        ran.stdout.trim(),
+        format!("127.0.0.1:{port}"),
+        "{service} must be published on 127.0.0.1 only"
+    );
+    Ok(())
+}
+
+/// `aurora-krb check --format json` with the realm's environment: whether it exited 0, and
+/// its report.
+fn check_json(env: &HashMap<String, String>) -> Result<(bool, serde_json::Value)> {
+    let check = run(
+        host_cmd(env!("CARGO_BIN_EXE_aurora-krb"), env).args([
+            "check",
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+        ]),
+        Duration::from_secs(60),
+        None,
+    )?;
+    let report: serde_json::Value = serde_json::from_str(&check.stdout)
+        .with_context(|| format!("check --format json: {}{}", check.stdout, check.stderr))?;
+    Ok((check.status.success(), report))
+}
+
+/// The checks of a report that did not pass, one line each.
+fn not_passing(report: &serde_json::Value) -> Result<Vec<String>> {
+    Ok(report["checks"]
+        .as_array()
+        .context("checks")?
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| {
+            format!(
+                "{} {}: {} / {}",
+                c["id"], c["status"], c["summary"], c["cause"]
+            )
+        })
+        .collect())
+}
+
+fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
+    let (tmp, project, ports) = new_project(compose, flavor, &["KDC_HOST_PORT", "PG_HOST_PORT"])?;
+    let data = project.data.clone();
+    let (kdc_port, pg_port) = (ports["KDC_HOST_PORT"], ports["PG_HOST_PORT"]);
 
     let started = Instant::now();
     project.up(&["--build"], Duration::from_secs(900))?;
@@ -504,24 +712,11 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
     );
 
     // Published on loopback only (the KDC on UDP as well).
-    let [kdc_service, pg_service] = flavor.services();
-    for (service, inner, port, proto) in [
-        (kdc_service, "88", kdc_port, "tcp"),
-        (kdc_service, "88", kdc_port, "udp"),
-        (pg_service, "5432", pg_port, "tcp"),
-    ] {
-        let ran = run(
-            &mut project.cmd(&["port", "--protocol", proto, service, inner]),
-            Duration::from_secs(30),
-            None,
-        )?
-        .ok("compose port")?;
-        assert_eq!(
-            ran.stdout.trim(),
-            format!("127.0.0.1:{port}"),
-            "{service} must be published on 127.0.0.1 only"
-        );
-    }
+    let services = flavor.services();
+    let (kdc_service, pg_service) = (services[0], services[services.len() - 1]);
+    assert_published(&project, kdc_service, "88", "tcp", kdc_port)?;
+    assert_published(&project, kdc_service, "88", "udp", kdc_port)?;
+    assert_published(&project, pg_service, "5432", "tcp", pg_port)?;
 
     // What the host gets: a sourceable env naming host paths and the published ports.
     let env = read_env(&data.join("realm.env"))?;
@@ -554,35 +749,12 @@ fn compose_realm(compose: Vec<String>, flavor: Flavor) -> Result<()> {
         "t|alice@CORP.EXAMPLE.COM|t|alice@CORP.EXAMPLE.COM"
     );
     // The healthy compose realm passes `aurora-krb check` with no warning.
-    let check = run(
-        host_cmd(env!("CARGO_BIN_EXE_aurora-krb"), &env).args([
-            "check",
-            "--format",
-            "json",
-            "--timeout",
-            "5",
-        ]),
-        Duration::from_secs(60),
-        None,
-    )?;
-    let report: serde_json::Value = serde_json::from_str(&check.stdout)
-        .with_context(|| format!("check --format json: {}{}", check.stdout, check.stderr))?;
-    let not_passing: Vec<String> = report["checks"]
-        .as_array()
-        .context("checks")?
-        .iter()
-        .filter(|c| c["status"] != "pass")
-        .map(|c| {
-            format!(
-                "{} {}: {} / {}",
-                c["id"], c["status"], c["summary"], c["cause"]
-            )
-        })
-        .collect();
+    let (passed, report) = check_json(&env)?;
+    let failing = not_passing(&report)?;
     ensure!(
-        not_passing.is_empty() && check.status.success(),
+        failing.is_empty() && passed,
         "aurora-krb check against the healthy compose realm ({flavor:?}):\n{}",
-        not_passing.join("\n")
+        failing.join("\n")
     );
     if flavor == Flavor::Ad {
         ad_is_active_directory(&env, &kinit, tmp.path(), &password)?;
