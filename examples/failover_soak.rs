@@ -87,7 +87,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             Ok(c) => c,
                             Err(e) if e.is_retryable() => {
                                 let kind = match &e {
-                                    PoolError::Backend(l) => format!("checkout: {:?}", l.kind()),
+                                    PoolError::Backend(l) => match l.sqlstate() {
+                                        Some(code) => format!("checkout: {:?} {code}", l.kind()),
+                                        None => format!("checkout: {:?}", l.kind()),
+                                    },
                                     other => format!("checkout: {other}"),
                                 };
                                 *load.lock().unwrap().errors.entry(kind).or_default() += 1;
@@ -172,11 +175,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut times: Vec<Instant> = load.acked.iter().map(|(_, t)| *t).collect();
         times.sort();
         let gap_after = |from: Instant| {
-            // The gap between the last write before `from` + the failover and the next one:
-            // the longest gap within the 60 s after the failover began.
+            // The longest gap between acknowledged writes from the failover's start until
+            // the next failover.
             times
                 .windows(2)
-                .filter(|w| w[1] > from && w[0] < from + Duration::from_secs(60))
+                .filter(|w| w[1] > from && w[0] < from + Duration::from_secs(every))
                 .map(|w| w[1] - w[0])
                 .max()
                 .unwrap_or_default()

@@ -268,7 +268,10 @@ async fn a_pool_under_write_load_loses_no_acknowledged_write_across_a_failover()
                         Ok(c) => c,
                         Err(e) if e.is_retryable() => {
                             let kind = match &e {
-                                PoolError::Backend(l) => format!("checkout: {:?}", l.kind()),
+                                PoolError::Backend(l) => match l.sqlstate() {
+                                    Some(code) => format!("checkout: {:?} {code}", l.kind()),
+                                    None => format!("checkout: {:?}", l.kind()),
+                                },
                                 other => format!("checkout: {other}"),
                             };
                             *load.lock().unwrap().errors.entry(kind).or_default() += 1;
@@ -500,6 +503,143 @@ async fn a_fenced_writer_is_given_up_within_tcp_user_timeout_and_logins_move_on(
     // connect_timeout for the fenced writer, then two quick logins.
     assert!(took < Duration::from_secs(3 + 5), "checkout took {took:?}");
     // Unfenced, the writer is back.
+    let c = get_retrying(&pool, Duration::from_secs(20)).await;
+    assert_eq!(where_on(&c).await, (writer.port, false));
+}
+
+/// The postmaster of `instance` and every process it started (its backends, walsenders,
+/// background workers), from `postmaster.pid` and /proc.
+fn server_processes(realm: &Realm, instance: &Instance) -> Vec<u32> {
+    let dir = match instance.number {
+        1 => realm.dir().join("pgdata"),
+        n => realm.dir().join(format!("pgdata-{n}")),
+    };
+    let pid_file = std::fs::read_to_string(dir.join("postmaster.pid")).unwrap();
+    let postmaster: u32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+    let mut pids = vec![postmaster];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(postmaster) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Processes stopped with SIGSTOP, continued on drop (also when the test fails).
+struct Frozen(Vec<u32>);
+
+impl Frozen {
+    fn new(pids: Vec<u32>) -> Frozen {
+        let frozen = Frozen(pids);
+        frozen.signal("-STOP");
+        frozen
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .arg(sig)
+            .args(self.0.iter().map(u32::to_string))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill {sig} {:?}", self.0);
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-CONT")
+            .args(self.0.iter().map(u32::to_string))
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_writer_is_not_handed_out_and_logins_move_on_within_the_pools_bounds() {
+    let realm = realm();
+    let _w = TOPOLOGY.write().await;
+    let writer = realm.writer().unwrap();
+    let user_timeout = Duration::from_millis(2000);
+    // recycle_timeout 2 s (pool()), connect_timeout 3 s.
+    let pool = pool(
+        conninfo(
+            realm,
+            &all(realm),
+            &format!(
+                "target_session_attrs=read-write keepalives_idle=1 keepalives_interval=1 \
+                 keepalives_count=2 tcp_user_timeout={} connect_timeout=3",
+                user_timeout.as_millis()
+            ),
+        ),
+        2,
+    );
+    let fill = fill(&pool, 2).await;
+    assert!(fill.iter().all(|&at| at == (writer.port, false)));
+    let held = pool.get().await.unwrap();
+    let frozen = Frozen::new(server_processes(realm, &writer));
+
+    // A query in flight on a held connection: the server's kernel still acknowledges the
+    // data and answers keepalive probes, so neither tcp_user_timeout nor keepalives see a
+    // hung process; only a time limit of the application's own ends the wait.
+    let in_flight = tokio::time::timeout(
+        user_timeout + Duration::from_secs(2),
+        held.simple_query("SELECT 1"),
+    )
+    .await;
+    assert!(
+        in_flight.is_err(),
+        "a query to a frozen server ended on its own: {:?}",
+        in_flight.map(|r| r.map(drop))
+    );
+
+    // A checkout: the idle connection's check times out (recycle_timeout) and it is
+    // dropped; the new login's TCP handshake completes in the frozen server's kernel but
+    // nothing answers, so connect_timeout moves it on to the readers.
+    let started = Instant::now();
+    let got = pool.get().await;
+    let took = started.elapsed();
+    drop(frozen);
+    let Err(e) = got else {
+        panic!("a connection was handed out while the writer was frozen")
+    };
+    println!(
+        "frozen writer: the checkout failed after {:.2} s: {e}",
+        took.as_secs_f64()
+    );
+    let PoolError::Backend(login) = &e else {
+        panic!("not a login error: {e}")
+    };
+    assert_eq!(login.kind(), ErrorKind::NoSuitableHost, "{login}");
+    assert!(e.is_retryable());
+    assert!(
+        matches!(
+            login.attempts()[0].outcome,
+            Outcome::Failed {
+                kind: ErrorKind::Timeout | ErrorKind::ServerUnreachable,
+                ..
+            }
+        ),
+        "{login}"
+    );
+    // recycle_timeout + connect_timeout + two quick logins.
+    assert!(
+        took < Duration::from_secs(2 + 3 + 4),
+        "checkout took {took:?}"
+    );
+    drop(held);
+    // Continued, the writer is back.
     let c = get_retrying(&pool, Duration::from_secs(20)).await;
     assert_eq!(where_on(&c).await, (writer.port, false));
 }
