@@ -114,6 +114,26 @@ async fn a_writer_made_read_only_under_open_connections_is_not_handed_out_again(
             .iter()
             .all(|&at| at == (writer.port, false))
     );
+    // bb8 too, with its default test on checkout (is_valid).
+    let log = aurora_krb_connect::bb8::ErrorLog::default();
+    let bb8 = aurora_krb_connect::bb8::Pool::builder()
+        .max_size(1)
+        .connection_timeout(Duration::from_secs(4))
+        .error_sink(Box::new(log.clone()))
+        .build(aurora_krb_connect::bb8::Manager::new(
+            aurora_krb_connect::Connector::new(
+                conninfo(realm, &all(realm), "target_session_attrs=read-write")
+                    .parse()
+                    .unwrap(),
+            )
+            .unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        where_on(&bb8.get().await.unwrap()).await,
+        (writer.port, false)
+    );
     // The writer's sessions become read-only without being closed: the open connections
     // are now to a server target_session_attrs=read-write does not take.
     realm
@@ -128,6 +148,7 @@ async fn a_writer_made_read_only_under_open_connections_is_not_handed_out_again(
     // The postmaster passes the reload on to the open sessions asynchronously.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let got = pool.get().await;
+    let got_bb8 = bb8.get().await.map(|_| ());
     realm
         .admin_sql_on(&writer, "ALTER SYSTEM RESET default_transaction_read_only")
         .unwrap();
@@ -160,6 +181,13 @@ async fn a_writer_made_read_only_under_open_connections_is_not_handed_out_again(
         0,
         "the read-only connections stay pooled"
     );
+    // bb8 logs in in the background: get() times out, the error log has the login's error.
+    assert!(
+        matches!(got_bb8, Err(aurora_krb_connect::bb8::RunError::TimedOut)),
+        "bb8 handed out a connection to a read-only server: {got_bb8:?}"
+    );
+    let e = log.take_last_login_error().expect("bb8's login error");
+    assert_eq!(e.kind(), ErrorKind::NoSuitableHost, "{e}");
     // With the writer writable again, checkouts work and land on it.
     let c = get_retrying(&pool, Duration::from_secs(10)).await;
     assert_eq!(where_on(&c).await, (writer.port, false));
