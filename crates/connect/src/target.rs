@@ -198,7 +198,7 @@ impl Connector {
                         if !next_host_may_work(kind) {
                             return Err(finish_error(e, attempts, false));
                         }
-                        let network = network_failure(kind);
+                        let network = network_failure(kind) || e.broke_in_transit();
                         if network {
                             last_error = Some(e);
                         } else {

@@ -254,11 +254,10 @@ impl TlsSetup {
     }
 
     fn io_error(&self, name: &str, e: std::io::Error) -> Error {
-        Error::new(Kind::tls(
-            name,
-            self.ca.clone(),
-            format!("the connection broke during TLS negotiation: {e}"),
-        ))
+        let detail = format!("the connection broke during TLS negotiation: {e}");
+        // The I/O error as the source: a broken connection (a server shutting down) is
+        // worth retrying where a refused certificate is not (`Error::is_retryable`).
+        Error::new(Kind::tls(name, self.ca.clone(), detail)).with_source(e)
     }
 }
 

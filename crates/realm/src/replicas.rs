@@ -88,6 +88,12 @@ impl Realm {
     /// Fails over as Aurora does: the writer stops, the first running reader is promoted,
     /// the other readers follow it, and the old writer comes back as a reader (rewound to
     /// the new writer's history with `pg_rewind`, else copied anew). Returns the new writer.
+    ///
+    /// The writer stops cleanly (a fast shutdown, whose WAL senders wait until every
+    /// connected reader has confirmed all the WAL), so, like Aurora's shared storage, a
+    /// failover loses no acknowledged transaction as long as the promoted reader was
+    /// streaming; a promotion after a crash of the writer could (replication is
+    /// asynchronous).
     pub fn failover(&self) -> Result<Instance, Error> {
         self.script(&["failover"])?;
         self.writer()

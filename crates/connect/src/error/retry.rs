@@ -49,6 +49,9 @@ impl Error {
     /// shutting down, starting or crashed (SQLSTATE `57P01`/`57P02`/`57P03`, class `08`).
     /// Wrong settings, credentials or roles are not: they fail the same way again.
     pub fn is_retryable(&self) -> bool {
+        if self.broke_in_transit() {
+            return true;
+        }
         match self.kind() {
             ErrorKind::NoSuitableHost | ErrorKind::ServerUnreachable | ErrorKind::Timeout => true,
             ErrorKind::Server => match &self.0.kind {
@@ -57,6 +60,19 @@ impl Error {
             },
             _ => false,
         }
+    }
+}
+
+impl Error {
+    /// Whether the connection broke under a step that has its own kind (TLS negotiation
+    /// reset by a server that is shutting down): the network's doing, not the step's.
+    pub(crate) fn broke_in_transit(&self) -> bool {
+        self.kind() == ErrorKind::Tls
+            && self
+                .0
+                .source
+                .as_ref()
+                .is_some_and(|s| s.is::<std::io::Error>())
     }
 }
 
@@ -154,6 +170,11 @@ mod tests {
             .is_retryable()
         );
         assert!(!Error::protocol("not PostgreSQL").is_retryable());
+        // TLS: a reset during the negotiation is retryable, a refused certificate is not.
+        let tls = || Error::new(Kind::tls("db", None, "x"));
+        assert!(!tls().is_retryable());
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(tls().with_source(reset).is_retryable());
     }
 
     #[test]
