@@ -1,12 +1,13 @@
 //! The krb5.conf reader of the probes (`probe::krb5conf`), includes and all, and the
 //! questions the check asks of what it read.
 //!
-//! An input is up to four files separated by NUL bytes: the first is the file `KRB5_CONFIG`
-//! names, the others `1.conf` to `3.conf` beside it, and `@/` in any of them stands for
-//! their folder, so `include @/1.conf` and `includedir @/` reach them (and loops, diamonds
-//! and deep nesting are a few bytes away). The files live in one folder per process, on
-//! tmpfs when there is one, and are written only when their bytes change: the real
-//! `Krb5Conf::load` reads them from disk, as it reads any krb5.conf.
+//! An input is up to four files separated by NUL bytes: the first is the file read
+//! (`krb5.conf`), the others `1.conf` to `3.conf` beside it, and `@/` in any of them stands
+//! for their folder, so `include @/1.conf` and `includedir @/` reach them (and loops,
+//! diamonds and deep nesting are a few bytes away). The first file is parsed from memory
+//! (`Krb5Conf::from_text`, the parser `load` runs on each file); the included ones are read
+//! from disk by the real include handling, from one folder per process, on tmpfs when there
+//! is one. A file is written only when its bytes change, so most inputs write nothing.
 #![no_main]
 
 use aurora_krb_check::probe::krb5conf::{self, Krb5Conf, MAX_CONF_FILES};
@@ -48,6 +49,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let mut fs = fs.borrow_mut();
         let prefix = format!("{}/", fs.dir.display());
         let mut parts = data.splitn(FILES, |b| *b == 0);
+        let mut main = Vec::new();
         for i in 0..FILES {
             let want = parts.next().map(|p| {
                 // `@/` is the folder: replace it byte-wise, the rest as the fuzzer made it.
@@ -64,6 +66,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 }
                 out
             });
+            if i == 0 {
+                main = want.unwrap_or_default();
+                continue;
+            }
             if fs.held[i] != want {
                 let path = fs.dir.join(name(i));
                 match &want {
@@ -75,8 +81,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 fs.held[i] = want;
             }
         }
-        let main = fs.dir.join(name(0));
-        let (_, conf) = Krb5Conf::load(Some(main.to_str().expect("a UTF-8 path")));
+        // As `load` takes a file: text only (it reports other bytes as an issue).
+        let Ok(text) = String::from_utf8(main) else {
+            return;
+        };
+        let conf = Krb5Conf::from_text(&fs.dir.join(name(0)), &text);
         assert!(
             conf.files_read.len() <= MAX_CONF_FILES,
             "{} files",
