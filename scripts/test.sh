@@ -11,3 +11,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 # integration tests need it) with the same features, before any test runs; a separate
 # `cargo build` would resolve features without dev-dependencies and build the AWS SDK twice.
 cargo test --workspace --no-fail-fast
+# Each fuzz target for a few seconds (installs cargo-fuzz when missing); the long runs are by
+# hand (docs/fuzzing.md).
+bash scripts/fuzz-smoke.sh

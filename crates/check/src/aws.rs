@@ -1,8 +1,12 @@
 //! The `aws.*` checks: the domain crate's findings about the cluster, its directory
 //! membership, the directory and the network, turned into check results.
+// Without the `aws` feature only the stand-in `aws_checks` and the types remain.
+#![cfg_attr(not(feature = "aws"), allow(unused_imports, dead_code))]
 
 use crate::{CheckId, CheckResult, Status};
+#[cfg(feature = "aws")]
 use aurora_krb_domain::names::KerberosNames;
+#[cfg(feature = "aws")]
 use aurora_krb_domain::{Finding, Inspector, Options, Report, Severity};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -29,6 +33,7 @@ pub struct Expect {
 }
 
 /// Runs the domain crate's inspection of `cluster`.
+#[cfg(feature = "aws")]
 pub async fn aws_checks(
     cluster: &str,
     region: Option<&str>,
@@ -77,6 +82,30 @@ pub async fn aws_checks(
     }
 }
 
+/// Without the `aws` feature there is no AWS SDK to ask: `aws.cluster` fails and says so.
+#[cfg(not(feature = "aws"))]
+pub async fn aws_checks(
+    cluster: &str,
+    _region: Option<&str>,
+    _profile: Option<&str>,
+    _limit: Duration,
+) -> AwsOutcome {
+    let failure = InspectionFailure {
+        message: "this build of aurora-krb-check has no AWS support (its feature `aws` is off)"
+            .into(),
+        fix: "build aurora-krb-check with its default feature `aws`, or check without a cluster"
+            .into(),
+        error: "aws.not_built",
+        missing_iam_action: None,
+    };
+    AwsOutcome {
+        checks: inspection_failed(cluster, &failure),
+        writer_endpoint: None,
+        port: None,
+        expect: Expect::default(),
+    }
+}
+
 /// Why the cluster could not be inspected: the domain crate's error, as data.
 #[derive(Debug, Clone)]
 struct InspectionFailure {
@@ -114,6 +143,7 @@ fn inspection_failed(cluster: &str, failure: &InspectionFailure) -> Vec<CheckRes
     checks
 }
 
+#[cfg(feature = "aws")]
 fn from_report(report: &Report, started: Instant) -> AwsOutcome {
     AwsOutcome {
         checks: verdicts(&report.findings)
@@ -127,6 +157,7 @@ fn from_report(report: &Report, started: Instant) -> AwsOutcome {
 }
 
 /// One result per `aws.*` check, in the domain crate's order, from its findings.
+#[cfg(feature = "aws")]
 fn verdicts(findings: &[Finding]) -> Vec<CheckResult> {
     aurora_krb_domain::CheckId::ALL
         .into_iter()
@@ -139,6 +170,7 @@ fn verdicts(findings: &[Finding]) -> Vec<CheckResult> {
 
 /// A check's result from its findings: the worst severity decides, and the findings of
 /// that severity are the cause and the fix.
+#[cfg(feature = "aws")]
 fn verdict(check: aurora_krb_domain::CheckId, findings: &[&Finding]) -> CheckResult {
     let id = CheckId::from(check);
     let worst = findings
@@ -175,6 +207,7 @@ fn verdict(check: aurora_krb_domain::CheckId, findings: &[&Finding]) -> CheckRes
 }
 
 /// The realm and host names the directory implies, for the local checks.
+#[cfg(feature = "aws")]
 fn expect(names: Option<&KerberosNames>) -> Expect {
     let mut expect = Expect::default();
     if let Some(n) = names {
@@ -188,7 +221,7 @@ fn expect(names: Option<&KerberosNames>) -> Expect {
     expect
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use super::*;
     use crate::Status;

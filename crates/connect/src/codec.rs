@@ -100,3 +100,16 @@ pub(crate) fn error_fields(body: &ErrorResponseBody) -> (String, String, String)
     }
     (severity, code, message)
 }
+
+/// The routine that raised an ErrorResponse (field `R`, e.g. `auth_failed`), when the
+/// server names it: it tells a failed authentication from a refusal by pg_hba.conf
+/// (`ClientAuthentication`), both SQLSTATE 28000.
+pub(crate) fn error_routine(body: &ErrorResponseBody) -> Option<String> {
+    let mut fields = body.fields();
+    while let Ok(Some(f)) = fields.next() {
+        if f.type_() == b'R' {
+            return Some(String::from_utf8_lossy(f.value_bytes()).into_owned());
+        }
+    }
+    None
+}

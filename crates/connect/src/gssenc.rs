@@ -29,10 +29,44 @@ const MAX_HANDSHAKE_TOKEN: usize = 65536;
 pub struct GssEncStream {
     inner: TcpStream,
     ctx: ClientCtx,
+    packets: Packets,
+    flags: GssFlags,
+}
+
+/// What wraps and unwraps the packets' contents: the GSS context (a stand-in in the fuzz
+/// target, which cannot make a Kerberos context per input).
+pub(crate) trait Seal {
+    /// Appends `[u32 length][token]` for the encrypted `plain` to `out`.
+    fn seal(&mut self, plain: &[u8], out: &mut BytesMut) -> io::Result<()>;
+    /// Appends the plaintext of `token` to `out`.
+    fn open(&mut self, token: &[u8], out: &mut BytesMut) -> io::Result<()>;
+}
+
+impl Seal for ClientCtx {
+    fn seal(&mut self, plain: &[u8], out: &mut BytesMut) -> io::Result<()> {
+        let token = self
+            .wrap(true, plain)
+            .map_err(|e| bad(format!("GSS wrap failed: {e}")))?;
+        out.put_u32(token.len() as u32);
+        out.extend_from_slice(&token);
+        Ok(())
+    }
+    fn open(&mut self, token: &[u8], out: &mut BytesMut) -> io::Result<()> {
+        let plain = self
+            .unwrap(token)
+            .map_err(|e| bad(format!("GSS unwrap failed: {e}")))?;
+        out.extend_from_slice(&plain);
+        Ok(())
+    }
+}
+
+/// The packet framing of an encrypted connection, apart from the socket and the context:
+/// packets read and not yet unwrapped, plaintext not yet handed out, packets not yet sent.
+#[derive(Default)]
+pub(crate) struct Packets {
     rbuf: BytesMut,
     plain: BytesMut,
     wbuf: BytesMut,
-    flags: GssFlags,
 }
 
 impl std::fmt::Debug for GssEncStream {
@@ -72,12 +106,20 @@ fn check_sealed(token: &[u8]) -> io::Result<()> {
     }
 }
 
-/// Sends GSSENCRequest; `Ok(None)` when the server declines.
-pub(crate) async fn negotiate(
-    mut tcp: TcpStream,
-    mut gss: GssStart,
+/// The GSSENCRequest, the server's answer and the handshake packets until the context is
+/// complete, on any stream with any initiator (`token`: the first one); `false` when the
+/// server declines.
+pub(crate) async fn handshake<S, I>(
+    tcp: &mut S,
+    gss: &mut I,
+    mut token: Vec<u8>,
+    service: &str,
     limit: Duration,
-) -> Result<Option<(GssEncStream, String)>, Error> {
+) -> Result<bool, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    I: Initiator,
+{
     let io_err = |e: io::Error| {
         Error::protocol(format!(
             "the connection broke during GSS encryption setup: {e}"
@@ -97,7 +139,7 @@ pub(crate) async fn negotiate(
         .map_err(io_err)?;
     match answer[0] {
         b'G' => {}
-        b'N' => return Ok(None),
+        b'N' => return Ok(false),
         // Not shown: it comes before the server is authenticated (CVE-2024-10977).
         _ => {
             return Err(Error::protocol(
@@ -105,10 +147,9 @@ pub(crate) async fn negotiate(
             ));
         }
     }
-    let mut token = std::mem::take(&mut gss.first_token);
     loop {
-        // Read outside the async block: a `&GssStart` held across an await would make the
-        // login future !Send (the context is Send, not Sync).
+        // Read outside the async block: a shared `&GssStart` held across an await would make
+        // the login future !Send (the context is Send, not Sync).
         let complete = gss.is_complete();
         let exchange = async {
             let mut framed = BytesMut::with_capacity(4 + token.len());
@@ -130,7 +171,7 @@ pub(crate) async fn negotiate(
         // first byte 'E' then reads as a huge length.
         if len > MAX_HANDSHAKE_TOKEN {
             return Err(Error::new(Kind::ServerGss {
-                principal: gss.service_principal().to_string(),
+                principal: service.to_string(),
                 message: "the server refused the GSS encryption handshake".into(),
             }));
         }
@@ -148,6 +189,20 @@ pub(crate) async fn negotiate(
                 ));
             }
         }
+    }
+    Ok(true)
+}
+
+/// Sends GSSENCRequest and sets up the context; `Ok(None)` when the server declines.
+pub(crate) async fn negotiate(
+    mut tcp: TcpStream,
+    mut gss: GssStart,
+    limit: Duration,
+) -> Result<Option<(GssEncStream, String)>, Error> {
+    let token = std::mem::take(&mut gss.first_token);
+    let service = gss.service_principal().to_string();
+    if !handshake(&mut tcp, &mut gss, token, &service, limit).await? {
+        return Ok(None);
     }
     let flags = gss.flags();
     let required = 2 | 16 | 32; // MUTUAL, CONF, INTEG
@@ -167,13 +222,94 @@ pub(crate) async fn negotiate(
         GssEncStream {
             inner: tcp,
             ctx,
-            rbuf: BytesMut::with_capacity(MAX_PACKET),
-            plain: BytesMut::new(),
-            wbuf: BytesMut::with_capacity(MAX_PACKET),
+            packets: Packets::default(),
             flags,
         },
         principal,
     )))
+}
+
+impl Packets {
+    /// Reads into `buf`: plaintext left over, else the next packet from `inner` unwrapped.
+    pub(crate) fn poll_read<R: AsyncRead + Unpin, C: Seal>(
+        &mut self,
+        inner: &mut R,
+        seal: &mut C,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if !self.plain.is_empty() {
+                let n = self.plain.len().min(buf.remaining());
+                buf.put_slice(&self.plain[..n]);
+                self.plain.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            if self.rbuf.len() >= 4 {
+                let len =
+                    u32::from_be_bytes([self.rbuf[0], self.rbuf[1], self.rbuf[2], self.rbuf[3]])
+                        as usize;
+                if len > MAX_PACKET - 4 {
+                    return Poll::Ready(Err(bad(format!(
+                        "GSS packet of {len} bytes exceeds the protocol's bound"
+                    ))));
+                }
+                if self.rbuf.len() >= 4 + len {
+                    self.rbuf.advance(4);
+                    let packet = self.rbuf.split_to(len);
+                    check_sealed(&packet)?;
+                    seal.open(&packet, &mut self.plain)?;
+                    continue;
+                }
+            }
+            let mut tmp = [0u8; 8192];
+            let mut rb = ReadBuf::new(&mut tmp);
+            ready!(Pin::new(&mut *inner).poll_read(cx, &mut rb))?;
+            if rb.filled().is_empty() {
+                return if self.rbuf.is_empty() {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the connection closed inside a GSS packet",
+                    )))
+                };
+            }
+            self.rbuf.extend_from_slice(rb.filled());
+        }
+    }
+
+    /// Sends the packets waiting in the write buffer.
+    pub(crate) fn poll_drain<W: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        while !self.wbuf.is_empty() {
+            let n = ready!(Pin::new(&mut *inner).poll_write(cx, &self.wbuf))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wbuf.advance(n);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Wraps up to [`PLAIN_CHUNK`] bytes of `buf` into one packet and starts sending it.
+    pub(crate) fn poll_write<W: AsyncWrite + Unpin, C: Seal>(
+        &mut self,
+        inner: &mut W,
+        seal: &mut C,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_drain(inner, cx))?;
+        let n = buf.len().min(PLAIN_CHUNK);
+        seal.seal(&buf[..n], &mut self.wbuf)?;
+        // Start sending now; what does not fit waits for the next write or flush.
+        let _ = self.poll_drain(inner, cx)?;
+        Poll::Ready(Ok(n))
+    }
 }
 
 impl AsyncRead for GssEncStream {
@@ -183,62 +319,8 @@ impl AsyncRead for GssEncStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            if !this.plain.is_empty() {
-                let n = this.plain.len().min(buf.remaining());
-                buf.put_slice(&this.plain[..n]);
-                this.plain.advance(n);
-                return Poll::Ready(Ok(()));
-            }
-            if this.rbuf.len() >= 4 {
-                let len =
-                    u32::from_be_bytes([this.rbuf[0], this.rbuf[1], this.rbuf[2], this.rbuf[3]])
-                        as usize;
-                if len > MAX_PACKET - 4 {
-                    return Poll::Ready(Err(bad(format!(
-                        "GSS packet of {len} bytes exceeds the protocol's bound"
-                    ))));
-                }
-                if this.rbuf.len() >= 4 + len {
-                    this.rbuf.advance(4);
-                    let packet = this.rbuf.split_to(len);
-                    check_sealed(&packet)?;
-                    let out = this
-                        .ctx
-                        .unwrap(&packet)
-                        .map_err(|e| bad(format!("GSS unwrap failed: {e}")))?;
-                    this.plain.extend_from_slice(&out);
-                    continue;
-                }
-            }
-            let mut tmp = [0u8; 8192];
-            let mut rb = ReadBuf::new(&mut tmp);
-            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
-            if rb.filled().is_empty() {
-                return if this.rbuf.is_empty() {
-                    Poll::Ready(Ok(()))
-                } else {
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the connection closed inside a GSS packet",
-                    )))
-                };
-            }
-            this.rbuf.extend_from_slice(rb.filled());
-        }
-    }
-}
-
-impl GssEncStream {
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.wbuf.is_empty() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.wbuf))?;
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.wbuf.advance(n);
-        }
-        Poll::Ready(Ok(()))
+        this.packets
+            .poll_read(&mut this.inner, &mut this.ctx, cx, buf)
     }
 }
 
@@ -249,26 +331,17 @@ impl AsyncWrite for GssEncStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
-        let n = buf.len().min(PLAIN_CHUNK);
-        let token = this
-            .ctx
-            .wrap(true, &buf[..n])
-            .map_err(|e| bad(format!("GSS wrap failed: {e}")))?;
-        this.wbuf.put_u32(token.len() as u32);
-        this.wbuf.extend_from_slice(&token);
-        // Start sending now; what does not fit waits for the next write or flush.
-        let _ = this.poll_drain(cx)?;
-        Poll::Ready(Ok(n))
+        this.packets
+            .poll_write(&mut this.inner, &mut this.ctx, cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(this.packets.poll_drain(&mut this.inner, cx))?;
         Pin::new(&mut this.inner).poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        ready!(this.poll_drain(cx))?;
+        ready!(this.packets.poll_drain(&mut this.inner, cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }

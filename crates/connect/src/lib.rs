@@ -46,6 +46,10 @@ mod error;
 #[allow(unsafe_code)]
 mod ffi;
 mod finish;
+// The fuzz targets' entry points (fuzz/): the login loop and GSS framing on arbitrary bytes.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gss;
 mod gssenc;
 mod handoff;

@@ -2,9 +2,9 @@
 //! up to AuthenticationOk — Kerberos (codes 7, 8) here, the password methods (only with an
 //! opted-in fallback) in [`crate::password`]. The message codecs are in [`crate::codec`].
 
-pub(crate) use crate::codec::{StartupParams, error_fields, next_message};
+pub(crate) use crate::codec::{StartupParams, error_fields, error_routine, next_message};
 use crate::config::{ChannelBinding, RequireAuth, Secret};
-use crate::error::{Error, Kind, from_server};
+use crate::error::{Error, Kind, from_server, refused_after_proof};
 use crate::gss::{GssFlags, Initiator};
 use crate::password;
 use bytes::BytesMut;
@@ -321,20 +321,21 @@ where
             }
             Message::ErrorResponse(body) => {
                 let (_, code, message) = error_fields(&body);
-                // The server accepted our ticket (it sent its proof) and still refused: it
-                // compares the ticket's principal with the role, exactly. AD hands out
-                // tickets for a name in the case the user typed it, so this is common there.
-                if code == "28000"
+                // The server accepted our ticket and still refused: it compared the ticket's
+                // principal with the role (realm, map, case). AD hands out tickets for a name
+                // in the case the user typed it, so this is common there. Accepted: it sent
+                // its proof (AP-REP) in this exchange, after pg_hba.conf had chosen the gss
+                // line; or, with GSS encryption, it says the authentication failed
+                // (`auth_failed`), not pg_hba.conf (`ClientAuthentication`).
+                let accepted = init.is_complete()
+                    && (tokens.1 > 0 || error_routine(&body).as_deref() == Some("auth_failed"));
+                if settings.kerberos
                     && !used_password
-                    && init.is_complete()
-                    && message.contains("GSSAPI authentication failed")
-                    && settings.client != settings.user
+                    && accepted
+                    && let Some(e) =
+                        refused_after_proof(&code, &message, settings.user, settings.client)
                 {
-                    return Err(Error::new(Kind::RoleMismatch {
-                        user: settings.user.to_string(),
-                        principal: settings.client.to_string(),
-                        message,
-                    }));
+                    return Err(e);
                 }
                 let e = from_server(&code, &message, settings.user, settings.service);
                 // The provider's password (an IAM token) was refused: on Aurora the PAM
@@ -680,9 +681,84 @@ pub(crate) mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::RoleMismatch, "{e}");
         assert!(!e.cause().contains("case"), "{}", e.cause());
-        // Same name: the ticket itself is the server's problem.
+        assert!(e.cause().contains("no match in usermap"), "{}", e.cause());
+        assert!(!e.fix().contains("kinit -C"), "{}", e.fix());
+        // The same name: the ticket was accepted all the same (the AP-REP came first), so
+        // the server's name mapping or realm check refused it, not its keytab.
         let e = run(refused(), &mut init(1), None).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::ServerGss, "{e}");
+        assert_eq!(e.kind(), ErrorKind::RoleMismatch, "{e}");
+        assert!(e.cause().contains("krb_realm"), "{}", e.cause());
+        assert!(!e.cause().contains("keytab"), "{}", e.cause());
+        assert!(e.fix().contains("pg_ident.conf"), "{}", e.fix());
+    }
+
+    #[tokio::test]
+    async fn a_refusal_under_gss_encryption_is_sorted_by_its_routine() {
+        // GSS encryption authenticated the client before this loop: no AP-REP comes here, so
+        // the routine that raised the 28000 tells the name check from pg_hba.conf.
+        let refusal = |routine: &str, message: &str| {
+            let mut body = Vec::new();
+            for (t, v) in [
+                (b'S', "FATAL"),
+                (b'C', "28000"),
+                (b'M', message),
+                (b'R', routine),
+            ] {
+                body.push(t);
+                body.extend_from_slice(v.as_bytes());
+                body.push(0);
+            }
+            body.push(0);
+            let mut v = vec![b'E'];
+            v.extend_from_slice(&((4 + body.len()) as u32).to_be_bytes());
+            v.extend_from_slice(&body);
+            v
+        };
+        for (routine, message, kind) in [
+            (
+                "auth_failed",
+                "GSSAPI authentication failed for user \"Alice@CORP.EXAMPLE.COM\"",
+                ErrorKind::RoleMismatch,
+            ),
+            (
+                "ClientAuthentication",
+                "no pg_hba.conf entry for host \"127.0.0.1\", user \"x\", database \"y\", GSS \
+                 encryption",
+                ErrorKind::Server,
+            ),
+        ] {
+            let (mut client, mut server) = tokio::io::duplex(1 << 16);
+            let script = refusal(routine, message);
+            let srv = tokio::spawn(async move {
+                let _ = read_frontend(&mut server, true).await;
+                let _ = server.write_all(&script).await;
+                let mut sink = Vec::new();
+                let _ = server.read_to_end(&mut sink).await;
+            });
+            let s = AuthSettings {
+                user: "alice@CORP.EXAMPLE.COM",
+                client: "Alice@CORP.EXAMPLE.COM",
+                service: "postgres/h",
+                password_fallback: None,
+                kerberos: true,
+                tls_verified: false,
+                gss_encrypted: true,
+                over_tls: false,
+                pipeline: false,
+                tls_end_point: None,
+                channel_binding: ChannelBinding::Prefer,
+                require_auth: &RequireAuth::default(),
+                read_timeout: Duration::from_secs(2),
+            };
+            // GSS encryption's context is complete before the loop starts.
+            let mut done = init(0);
+            let e = authenticate(&mut client, &startup(), &mut done, None, &s)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), kind, "{routine}: {e}");
+            drop(client);
+            srv.await.unwrap();
+        }
     }
 
     #[tokio::test]

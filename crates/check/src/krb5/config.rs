@@ -3,7 +3,10 @@
 
 use super::{realm_of, with};
 use crate::probe::dns;
-use crate::probe::krb5conf::{ConfigSource, Krb5Conf, RealmVia};
+use crate::probe::krb5conf::{
+    ConfigSource, IssueKind, Krb5Conf, MAX_CONF_FILES, MAX_CONF_TOTAL_BYTES, MAX_INCLUDE_DEPTH,
+    ParseIssue, RealmVia,
+};
 use crate::{CheckId, CheckResult, Status};
 use aurora_krb_connect::Connector;
 use serde_json::{Value, json};
@@ -39,6 +42,54 @@ pub struct ConfigFacts {
     /// What DNS canonicalization of the host gave, when it was asked (see
     /// [`asks_dns`]): the lookup's error text when it failed.
     pub canonical: Option<Result<dns::Canonical, String>>,
+}
+
+/// The summary, cause and fix of `krb5.config` for a problem found while reading the files:
+/// a syntax error, an unreadable file, an include loop and the reader's bounds each have
+/// their own cause and fix.
+fn issue_verdict(issue: &ParseIssue) -> (&'static str, String, String) {
+    match issue.kind {
+        IssueKind::IncludeLoop => (
+            "krb5.conf includes itself (an include loop)",
+            format!(
+                "{issue}: the Kerberos library follows the loop until it runs out of file \
+                 descriptors, then refuses the configuration"
+            ),
+            "remove the include (or includedir) that leads back to a file already being read; \
+             a file named in KRB5_CONFIG need not be included again"
+                .into(),
+        ),
+        IssueKind::IncludeBound => (
+            "krb5.conf's includes go past what the check reads",
+            format!(
+                "{issue}: the check reads at most {MAX_CONF_FILES} files, {MAX_INCLUDE_DEPTH} \
+                 levels deep, {} MB in all, so it cannot vouch for the rest; the Kerberos \
+                 library reads every inclusion again, so a file included from several places \
+                 multiplies with each level",
+                MAX_CONF_TOTAL_BYTES >> 20
+            ),
+            "include each file once (an includedir and an include of a file in it count \
+             twice), and flatten deep chains of includes"
+                .into(),
+        ),
+        IssueKind::Unreadable => (
+            "a krb5.conf file cannot be read",
+            format!(
+                "{issue}: the check cannot tell what it says, and an included file the \
+                 Kerberos library cannot read fails the whole configuration"
+            ),
+            "make the file readable by this user, or remove it from KRB5_CONFIG (or its \
+             include line)"
+                .into(),
+        ),
+        _ => (
+            "krb5.conf has a syntax error",
+            format!("{issue}: the Kerberos library refuses the whole file"),
+            "correct the line (relations are `tag = value`, subsections `tag = { ... }`, \
+             sections `[name]`)"
+                .into(),
+        ),
+    }
 }
 
 /// Whether the Kerberos library would canonicalize `host` through DNS, and so whether the
@@ -167,14 +218,8 @@ pub fn verdict(f: &ConfigFacts) -> CheckResult {
         return with(r, details);
     }
     if let Some(issue) = conf.issues.first() {
-        let r = CheckResult::fail(
-            ID,
-            "krb5.conf has a syntax error",
-            format!("{issue}: the Kerberos library refuses the whole file"),
-            "correct the line (relations are `tag = value`, subsections `tag = { ... }`, \
-             sections `[name]`)",
-        )
-        .with_detail(
+        let (summary, cause, fix) = issue_verdict(issue);
+        let r = CheckResult::fail(ID, summary, cause, fix).with_detail(
             "issues",
             json!(
                 conf.issues
@@ -584,6 +629,86 @@ mod tests {
         );
         // MIT refuses the file, so no realm is known even though default_realm parsed.
         assert_eq!(krb5_facts(&f).service_realm, None);
+    }
+
+    /// A file of its own folder that `text` (with `@/` for the folder) is written to.
+    fn files(name: &str, texts: &[(&str, &str)]) -> std::path::PathBuf {
+        let dir = crate::probe::test_dir(name);
+        for (file, text) in texts {
+            let text = text.replace("@/", &format!("{}/", dir.display()));
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        dir.join(texts[0].0)
+    }
+
+    fn loaded(path: &Path) -> ConfigFacts {
+        let (source, conf) = Krb5Conf::load(Some(path.to_str().unwrap()));
+        ConfigFacts {
+            source,
+            client_realm: None,
+            conf,
+            host: "db.example.test".into(),
+            krbsrvname: "postgres".into(),
+            canonical: None,
+        }
+    }
+
+    #[test]
+    fn include_loops_and_bounds_are_not_syntax_errors() {
+        // a.conf -> b.conf -> a.conf: a loop, named with the include that closes it.
+        let main = files(
+            "config-loop",
+            &[
+                ("a.conf", format!("include @/b.conf\n{GOOD}").as_str()),
+                ("b.conf", "include @/a.conf\n"),
+            ],
+        );
+        let r = verdict(&loaded(&main));
+        assert_eq!(r.status, Status::Fail, "{r:?}");
+        assert_eq!(r.summary, "krb5.conf includes itself (an include loop)");
+        assert!(cause(&r).contains("an include loop ("), "{r:?}");
+        assert!(cause(&r).contains("file descriptors"), "{r:?}");
+        assert!(fix(&r).starts_with("remove the include"), "{r:?}");
+        assert!(!fix(&r).contains("tag = value"), "{r:?}");
+
+        // A diamond: each level includes the next twice, past the file-count bound.
+        let mut texts: Vec<(String, String)> = (0..8)
+            .map(|i| {
+                (
+                    format!("{i}.conf"),
+                    format!("include @/{}.conf\ninclude @/{}.conf\n", i + 1, i + 1),
+                )
+            })
+            .collect();
+        texts.push(("8.conf".into(), GOOD.into()));
+        let refs: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let r = verdict(&loaded(&files("config-diamond", &refs)));
+        assert_eq!(r.status, Status::Fail, "{r:?}");
+        assert_eq!(
+            r.summary,
+            "krb5.conf's includes go past what the check reads"
+        );
+        assert!(
+            cause(&r).contains(&format!("more than {MAX_CONF_FILES}")),
+            "{r:?}"
+        );
+        assert!(fix(&r).contains("include each file once"), "{r:?}");
+
+        // An include of a file that is not there: unreadable, not a syntax error.
+        let main = files(
+            "config-unreadable",
+            &[("a.conf", format!("include @/missing.conf\n{GOOD}").as_str())],
+        );
+        let r = verdict(&loaded(&main));
+        assert_eq!(r.summary, "a krb5.conf file cannot be read", "{r:?}");
+        assert!(fix(&r).contains("readable"), "{r:?}");
+
+        // A real syntax error keeps its wording.
+        let r = verdict(&facts("[libdefaults\n", "db.example.test"));
+        assert_eq!(r.summary, "krb5.conf has a syntax error");
     }
 
     #[test]

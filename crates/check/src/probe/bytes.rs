@@ -41,7 +41,15 @@ pub(crate) fn size(n: u64) -> String {
 /// Reads at most `limit` bytes of `path`; a longer file (or an endless device) is
 /// [`ReadError::TooLarge`] after `limit + 1` bytes, whatever its metadata claims.
 pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Never wait: opening a FIFO without a writer blocks, and so does reading one whose
+    // writer is silent, a terminal or /dev/kmsg (`includedir /dev` found this, fuzzed).
+    // Without data they now answer at once: end of file, or "would block".
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(ReadError::Io)?;
     let mut data = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut data)
@@ -117,6 +125,32 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_or_a_silent_device_answers_at_once() {
+        // Found by the krb5conf fuzz target (`includedir /dev`): a read that waits forever.
+        let dir = crate::probe::test_dir("fifo");
+        let fifo = dir.join("krb5.conf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let started = std::time::Instant::now();
+        // No writer: the open does not wait for one, and the read ends at once.
+        assert_eq!(read_capped(&fifo, 1 << 20).unwrap(), b"");
+        // A writer that says nothing: "would block", not a wait.
+        let writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .unwrap();
+        assert!(matches!(read_capped(&fifo, 1 << 20), Err(ReadError::Io(_))));
+        drop(writer);
+        // And the include of one in a krb5.conf.
+        let conf = crate::probe::krb5conf::Krb5Conf::from_text(
+            &dir.join("main.conf"),
+            &format!("include {}\n[libdefaults]\n", fifo.display()),
+        );
+        assert_eq!(conf.sections.len(), 1);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 
     #[test]
     fn an_endless_device_is_cut_at_the_cap() {

@@ -201,8 +201,45 @@ fn int_value(bytes: &[u8]) -> i64 {
     v
 }
 
+/// Whether `bytes` are DER elements whose declared lengths fit inside their parent, all the
+/// way down. picky-asn1-der adds a declared length to its header size unchecked: a length
+/// near `usize::MAX` (`6b 88 ff ff ff ff ff ff ff ff`) overflows there, a panic in a debug
+/// build (found by the `kdc_reply` fuzz target). Kerberos lengths take at most 4 bytes.
+fn der_lengths_fit(mut bytes: &[u8], depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    while let [tag, first, rest @ ..] = bytes {
+        let (len, rest) = match *first {
+            n @ 0..0x80 => (usize::from(n), rest),
+            n => {
+                let k = usize::from(n & 0x7f);
+                if !(1..=4).contains(&k) || rest.len() < k {
+                    return false;
+                }
+                let len = rest[..k]
+                    .iter()
+                    .fold(0usize, |a, b| (a << 8) | usize::from(*b));
+                (len, &rest[k..])
+            }
+        };
+        let Some(content) = rest.get(..len) else {
+            return false;
+        };
+        // Constructed elements (bit 6 of the tag) hold elements of their own.
+        if tag & 0x20 != 0 && !der_lengths_fit(content, depth + 1) {
+            return false;
+        }
+        bytes = &rest[len..];
+    }
+    bytes.is_empty()
+}
+
 /// Decodes a KDC's reply.
 pub fn parse_reply(bytes: &[u8]) -> KdcReply {
+    if !bytes.is_empty() && matches!(bytes[0], 0x7e | 0x6b) && !der_lengths_fit(bytes, 0) {
+        return KdcReply::Garbage("a reply whose DER lengths do not fit in the message".into());
+    }
     match bytes.first() {
         // [APPLICATION 30] KRB-ERROR
         Some(0x7e) => match picky_asn1_der::from_bytes::<KrbError>(bytes) {
@@ -356,6 +393,27 @@ pub(crate) fn civil(t: i64) -> (u16, u8, u8, u8, u8, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_length_near_usize_max_is_garbage_not_a_panic() {
+        // Found by the kdc_reply fuzz target: picky-asn1-der overflowed adding this length.
+        let mut crash = vec![107, 136];
+        crash.extend([255; 61]);
+        crash.extend([64, 253, 0, 0, 44, 5, 58]);
+        assert!(matches!(parse_reply(&crash), KdcReply::Garbage(_)));
+        for bytes in [
+            &[0x7e, 0x84, 0xff, 0xff, 0xff, 0xff][..],
+            &[0x6b, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &[0x7e, 0x03, 0x30, 0x85, 0x01],
+        ] {
+            assert!(
+                matches!(parse_reply(bytes), KdcReply::Garbage(_)),
+                "{bytes:?}"
+            );
+        }
+        // A well-formed element still passes the length check.
+        assert!(der_lengths_fit(&[0x30, 0x03, 0x02, 0x01, 0x05], 0));
+    }
 
     #[test]
     fn civil_round_trip() {

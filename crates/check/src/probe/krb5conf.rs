@@ -65,6 +65,25 @@ pub struct ParseIssue {
     pub line: usize,
     /// What is wrong.
     pub message: String,
+    /// What kind of problem it is: it decides the fix.
+    pub kind: IssueKind,
+}
+
+/// What kind of problem a [`ParseIssue`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssueKind {
+    /// A line the Kerberos library refuses; MIT then refuses the whole file.
+    Syntax,
+    /// A file (named or included) or an `includedir` folder that cannot be read: missing,
+    /// not permitted, not text, or far too large to be a krb5.conf.
+    Unreadable,
+    /// An include that leads back to a file being read: MIT follows it until it runs out of
+    /// file descriptors.
+    IncludeLoop,
+    /// Includes past the bounds of this reader (nesting depth, number of files, total
+    /// size): the rest is not read.
+    IncludeBound,
 }
 
 impl fmt::Display for ParseIssue {
@@ -182,16 +201,20 @@ impl Krb5Conf {
     /// bounds on depth, loops, file count and size.
     fn read_file(&mut self, file: &Path, walk: &mut Walk, from: Option<(&Path, usize)>) {
         let (at, line) = from.unwrap_or((file, 0));
-        let issue = |message: String| ParseIssue {
+        let issue = |kind: IssueKind, message: String| ParseIssue {
             file: at.to_path_buf(),
             line,
             message,
+            kind,
         };
         if walk.chain.len() > MAX_INCLUDE_DEPTH {
-            self.issues.push(issue(format!(
-                "includes nested deeper than {MAX_INCLUDE_DEPTH} levels: {} is not read",
-                file.display()
-            )));
+            self.issues.push(issue(
+                IssueKind::IncludeBound,
+                format!(
+                    "includes nested deeper than {MAX_INCLUDE_DEPTH} levels: {} is not read",
+                    file.display()
+                ),
+            ));
             return;
         }
         let key = canonical(file);
@@ -202,48 +225,62 @@ impl Krb5Conf {
                 .chain([&key])
                 .map(|p| p.display().to_string())
                 .collect();
-            self.issues.push(issue(format!(
-                "an include loop ({}): remove the include of {}",
-                cycle.join(" -> "),
-                file.display()
-            )));
+            self.issues.push(issue(
+                IssueKind::IncludeLoop,
+                format!(
+                    "an include loop ({}): remove the include of {}",
+                    cycle.join(" -> "),
+                    file.display()
+                ),
+            ));
             return;
         }
         if walk.files >= MAX_CONF_FILES {
             if !walk.capped {
                 walk.capped = true;
-                self.issues.push(issue(format!(
-                    "more than {MAX_CONF_FILES} krb5.conf files through includes (a file \
+                self.issues.push(issue(
+                    IssueKind::IncludeBound,
+                    format!(
+                        "more than {MAX_CONF_FILES} krb5.conf files through includes (a file \
                      included over and over?): {} and the rest are not read",
-                    file.display()
-                )));
+                        file.display()
+                    ),
+                ));
             }
             return;
         }
         let budget = MAX_CONF_TOTAL_BYTES.saturating_sub(walk.bytes);
         let limit = MAX_CONF_BYTES.min(budget);
-        let at_file = |message: String| ParseIssue {
+        let at_file = |kind: IssueKind, message: String| ParseIssue {
             file: file.to_path_buf(),
             line: 0,
             message,
+            kind,
         };
         let data = match read_capped(file, limit) {
             Ok(d) => d,
             Err(ReadError::TooLarge { .. }) if limit < MAX_CONF_BYTES => {
-                self.issues.push(at_file(format!(
-                    "not read: the files read before it and it hold more than {} together",
-                    size(MAX_CONF_TOTAL_BYTES)
-                )));
+                self.issues.push(at_file(
+                    IssueKind::IncludeBound,
+                    format!(
+                        "not read: the files read before it and it hold more than {} together",
+                        size(MAX_CONF_TOTAL_BYTES)
+                    ),
+                ));
                 return;
             }
             Err(e @ ReadError::TooLarge { .. }) => {
-                self.issues.push(at_file(format!(
-                    "not a krb5.conf: {e} (a device, or another kind of file?)"
-                )));
+                self.issues.push(at_file(
+                    IssueKind::Unreadable,
+                    format!("not a krb5.conf: {e} (a device, or another kind of file?)"),
+                ));
                 return;
             }
             Err(ReadError::Io(e)) => {
-                self.issues.push(at_file(format!("cannot be read: {e}")));
+                self.issues.push(at_file(
+                    IssueKind::Unreadable,
+                    format!("cannot be read: {e}"),
+                ));
                 return;
             }
         };
@@ -252,10 +289,13 @@ impl Krb5Conf {
         let text = match String::from_utf8(data) {
             Ok(t) => t,
             Err(e) => {
-                self.issues.push(at_file(format!(
-                    "cannot be read: it is not UTF-8 text (byte {})",
-                    e.utf8_error().valid_up_to()
-                )));
+                self.issues.push(at_file(
+                    IssueKind::Unreadable,
+                    format!(
+                        "cannot be read: it is not UTF-8 text (byte {})",
+                        e.utf8_error().valid_up_to()
+                    ),
+                ));
                 return;
             }
         };
@@ -270,6 +310,7 @@ impl Krb5Conf {
             file: file.to_path_buf(),
             line,
             message,
+            kind: IssueKind::Syntax,
         };
         let mut current: Option<Section> = None;
         // Open subsections: (tag, nodes so far).
@@ -375,6 +416,7 @@ impl Krb5Conf {
                     file: from.to_path_buf(),
                     line,
                     message: format!("includedir {} cannot be read: {e}", dir.display()),
+                    kind: IssueKind::Unreadable,
                 });
                 return;
             }

@@ -280,6 +280,65 @@ fn classify_gss(
     Error::new(kind).with_krb5_code(minor)
 }
 
+/// How the role logged in as compares with the client principal, when the server refused
+/// the principal for the role after accepting its ticket.
+///
+/// PostgreSQL does not say why: after the ticket is accepted (the server sent its AP-REP),
+/// `pg_GSS_checkauth` compares names, and every refusal there reaches the client as the same
+/// FATAL 28000 "GSSAPI authentication failed for user ..." (routine `auth_failed`). The
+/// reason goes to the server log only: `provided user name (U) and authenticated user name
+/// (P) do not match` (no `map=`), `no match in usermap "M" for user "U" authenticated as
+/// "P"` (a `map=` without a line for the pair), and the realm check of `krb_realm` only at
+/// DEBUG2 (`GSSAPI realm (R) and configured realm (K) don't match`). So the client decides
+/// on what it has: the two names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameMatch {
+    /// The same name: the server maps names (`map=`) or admits one realm (`krb_realm`).
+    Same,
+    /// The same but for letter case (of the whole name, or of the name without its realm):
+    /// PostgreSQL compares exactly unless `krb_caseins_users` is on.
+    Case,
+    /// The role is the principal without its realm: the server strips realms
+    /// (`include_realm=0`), so its realm check (`krb_realm`) or a map refused it.
+    RealmStripped,
+    /// Other names: only a map (pg_ident.conf) lets a principal in as another role.
+    Other,
+}
+
+/// Compares the role and the principal (see [`NameMatch`]).
+pub(crate) fn name_match(user: &str, principal: &str) -> NameMatch {
+    let bare = principal.rsplit_once('@').map_or(principal, |(n, _)| n);
+    if user == principal {
+        NameMatch::Same
+    } else if user.eq_ignore_ascii_case(principal)
+        || (user.eq_ignore_ascii_case(bare) && user != bare)
+    {
+        NameMatch::Case
+    } else if user == bare {
+        NameMatch::RealmStripped
+    } else {
+        NameMatch::Other
+    }
+}
+
+/// An ErrorResponse 28000 after the server sent its Kerberos proof (AP-REP): the ticket was
+/// accepted, so the refusal is of the principal for the role (see [`NameMatch`]), never of
+/// the ticket or the keytab. `None` for anything else.
+pub(crate) fn refused_after_proof(
+    code: &str,
+    message: &str,
+    user: &str,
+    principal: &str,
+) -> Option<Error> {
+    (code == "28000").then(|| {
+        Error::new(Kind::RoleMismatch {
+            user: user.to_string(),
+            principal: principal.to_string(),
+            message: message.to_string(),
+        })
+    })
+}
+
 /// Sorts an ErrorResponse received while logging in. The server is past TLS verification
 /// (or the user chose no TLS) when we get here, so its words are shown.
 pub(crate) fn from_server(code: &str, message: &str, user: &str, service: &str) -> Error {
@@ -609,6 +668,39 @@ mod tests {
         // Another SQLSTATE whose text mentions GSS is not the ticket's either.
         let e = from_server("08P01", "invalid GSS encryption packet", "x", "p/h");
         assert_eq!(e.kind(), ErrorKind::Server);
+    }
+
+    #[test]
+    fn a_refused_principal_is_told_by_how_the_names_compare() {
+        use NameMatch::*;
+        for (user, principal, want) in [
+            ("alice@CORP.EXAMPLE.COM", "alice@CORP.EXAMPLE.COM", Same),
+            ("alice@CORP.EXAMPLE.COM", "Alice@CORP.EXAMPLE.COM", Case),
+            ("alice@corp.example.com", "alice@CORP.EXAMPLE.COM", Case),
+            ("alice", "alice@CORP.EXAMPLE.COM", RealmStripped),
+            ("Alice", "alice@CORP.EXAMPLE.COM", Case),
+            ("app", "alice@CORP.EXAMPLE.COM", Other),
+            ("alice@CORP.EXAMPLE.COM", "alice@ONPREM.EXAMPLE.COM", Other),
+        ] {
+            assert_eq!(name_match(user, principal), want, "{user} / {principal}");
+            let e = refused_after_proof("28000", "GSSAPI authentication failed", user, principal)
+                .unwrap();
+            assert_eq!(e.kind(), ErrorKind::RoleMismatch);
+            let (cause, fix) = (e.cause(), e.fix());
+            // Aurora's explanation (the letter case of AD names) only where it applies.
+            assert_eq!(fix.contains("kinit -C"), want == Case, "{fix}");
+            assert_eq!(cause.contains("case"), want == Case, "{cause}");
+            assert!(!cause.contains("keytab"), "{cause}");
+        }
+        let e = refused_after_proof("28000", "x", "alice", "alice@CORP.EXAMPLE.COM").unwrap();
+        assert!(e.cause().contains("include_realm=0"), "{}", e.cause());
+        assert!(
+            e.fix().contains("krb_realm=CORP.EXAMPLE.COM"),
+            "{}",
+            e.fix()
+        );
+        // Only 28000 is the name check's refusal.
+        assert!(refused_after_proof("53300", "too many clients", "a", "b@R").is_none());
     }
 
     #[test]

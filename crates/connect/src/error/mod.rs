@@ -12,7 +12,10 @@ use std::time::Duration;
 mod classify;
 mod retry;
 pub use classify::krb5_codes;
-pub(crate) use classify::{GssSite, from_gss, from_gss_service_ticket, from_server};
+pub(crate) use classify::{
+    GssSite, NameMatch, from_gss, from_gss_service_ticket, from_server, name_match,
+    refused_after_proof,
+};
 pub use retry::{Retryable, retryable_sqlstate};
 
 /// What kind of failure an [`Error`] is. New kinds may be added.
@@ -594,19 +597,45 @@ impl Error {
             Kind::RoleMismatch {
                 user, principal, ..
             } => {
-                if user.eq_ignore_ascii_case(principal) {
-                    format!(
+                let realm = principal.rsplit_once('@').map_or("", |(_, r)| r);
+                match name_match(user, principal) {
+                    NameMatch::Case => format!(
                         "the server accepted the Kerberos ticket of {principal} but refused it \
                          for the role {user}: the names differ only in case, and PostgreSQL \
-                         compares them exactly. Active Directory accepts a user name in any \
-                         case and the ticket carries it as typed"
-                    )
-                } else {
-                    format!(
+                         compares them exactly (its log says `provided user name ({user}) and \
+                         authenticated user name ({principal}) do not match`). Active \
+                         Directory accepts a user name in any case and the ticket carries it \
+                         as typed"
+                    ),
+                    NameMatch::Same => format!(
                         "the server accepted the Kerberos ticket of {principal} but refused it \
-                         for the role {user}: a principal may only log in as the role of the \
-                         same name"
-                    )
+                         for the role of the same name: its pg_hba.conf line maps names \
+                         (`map=`, and pg_ident.conf has no line for {principal}; its log says \
+                         `no match in usermap`) or admits only another realm than {realm} \
+                         (`krb_realm`; logged only at DEBUG2: `GSSAPI realm ({realm}) and \
+                         configured realm (...) don't match`). PostgreSQL tells the client \
+                         no more than \"GSSAPI authentication failed\""
+                    ),
+                    NameMatch::RealmStripped => format!(
+                        "the server accepted the Kerberos ticket of {principal} but refused it \
+                         for the role {user}, its name without the realm: the server's \
+                         pg_hba.conf line drops realms (include_realm=0) and admits only \
+                         another realm than {realm} (`krb_realm`; logged only at DEBUG2: \
+                         `GSSAPI realm ({realm}) and configured realm (...) don't match`), or \
+                         its map (`map=`) has no line for {principal} (`no match in \
+                         usermap`). PostgreSQL tells the client no more than \"GSSAPI \
+                         authentication failed\""
+                    ),
+                    NameMatch::Other => format!(
+                        "the server accepted the Kerberos ticket of {principal} but refused it \
+                         for the role {user}: a principal logs in as the role of its own name \
+                         (on Aurora always user@REALM; the log of PostgreSQL says `provided \
+                         user name ({user}) and authenticated user name ({principal}) do not \
+                         match`), or as another role only through a map (`map=` on the \
+                         pg_hba.conf line) that lists the pair (else its log says `no match \
+                         in usermap`). PostgreSQL tells the client no more than \"GSSAPI \
+                         authentication failed\""
+                    ),
                 }
             }
             Kind::Timeout { phase, after } => format!("{phase} took longer than {after:?}"),
@@ -827,12 +856,36 @@ impl Error {
                 active; on a server of your own, allow AES on the service account \
                 (msDS-SupportedEncryptionTypes = 24) and export its keytab again"
                 .into(),
-            Kind::RoleMismatch { user, .. } => format!(
-                "log in to Kerberos with the name exactly as the role ({user}), or with \
-                 `kinit -C`, which asks the directory for the stored name; or set user= to \
-                 the principal's role; on Aurora, the cluster parameter krb_caseins_users=1 \
-                 makes the comparison case-insensitive"
-            ),
+            Kind::RoleMismatch {
+                user, principal, ..
+            } => {
+                let realm = principal.rsplit_once('@').map_or("", |(_, r)| r);
+                match name_match(user, principal) {
+                    NameMatch::Case => format!(
+                        "log in to Kerberos with the name exactly as the role ({user}), or with \
+                         `kinit -C`, which asks the directory for the stored name; or set user= \
+                         to the principal's role; krb_caseins_users=on (on Aurora the cluster \
+                         parameter krb_caseins_users=1) makes the comparison \
+                         case-insensitive"
+                    ),
+                    NameMatch::Same => format!(
+                        "on the server, add `MAPNAME {principal} {user}` to pg_ident.conf for \
+                         the map the pg_hba.conf line names, or set the line's krb_realm to \
+                         {realm} (or drop it), then reload; its log names the map"
+                    ),
+                    NameMatch::RealmStripped => format!(
+                        "on the server, set krb_realm={realm} on the pg_hba.conf line (or log \
+                         in with a principal of the realm it names), or add `MAPNAME \
+                         {principal} {user}` to the pg_ident.conf map it names, then reload"
+                    ),
+                    NameMatch::Other => format!(
+                        "set user= to the principal's role ({principal}; on Aurora the role is \
+                         named as the principal), or on a server of your own add `MAPNAME \
+                         {principal} {user}` to pg_ident.conf and map=MAPNAME to the \
+                         pg_hba.conf line, then reload"
+                    ),
+                }
+            }
             Kind::Timeout { phase, .. } => match *phase {
                 "Kerberos" | "credentials" => "check that the KDC answers (`aurora-krb check`) \
                     or raise kdc_timeout"
@@ -920,10 +973,11 @@ impl fmt::Display for Error {
                 user, principal, ..
             } => format!(
                 "the server refused the Kerberos principal {principal} for the role {user}{}",
-                if user.eq_ignore_ascii_case(principal) {
-                    " (the names differ in case)"
-                } else {
-                    ""
+                match name_match(user, principal) {
+                    NameMatch::Case => " (the names differ in case)",
+                    NameMatch::Same => " (its pg_hba.conf maps names or checks the realm)",
+                    NameMatch::RealmStripped => " (its pg_hba.conf checks the realm)",
+                    NameMatch::Other => "",
                 }
             ),
             Kind::AccountRefused { principal, .. } => {
