@@ -43,5 +43,5 @@ mod server;
 mod trust;
 
 pub use id::CheckId;
-pub use report::{CheckResult, Report, Status};
+pub use report::{CheckResult, HostRole, HostSummary, Report, Status};
 pub use run::{Check, Error};
