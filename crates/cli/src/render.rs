@@ -364,7 +364,8 @@ pub fn prometheus(report: &Report, total_ms: u64) -> String {
         u8::from(report.ok),
         total_ms as f64 / 1000.0
     );
-    if !report.hosts.is_empty() {
+    // A single host's output stays as it was; a list adds what each host is.
+    if multi {
         let host_labels = |h: &HostSummary| {
             format!(
                 "host=\"{}\",port=\"{}\",user=\"{}\"",
