@@ -39,11 +39,14 @@ pub enum CheckId {
     ServerAuth,
     /// `server.role`: the database role after login.
     ServerRole,
+    /// `server.target`: whether a host of the list fits `target_session_attrs`, and which
+    /// one a login takes. In the report with a host list or `target_session_attrs` set.
+    ServerTarget,
 }
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 14] = [
+    pub const ALL: [CheckId; 15] = [
         CheckId::AwsCluster,
         CheckId::AwsMembership,
         CheckId::AwsDirectory,
@@ -58,6 +61,7 @@ impl CheckId {
         CheckId::ServerTls,
         CheckId::ServerAuth,
         CheckId::ServerRole,
+        CheckId::ServerTarget,
     ];
 
     /// The stable id, as printed (`krb5.service-ticket`).
@@ -77,6 +81,7 @@ impl CheckId {
             CheckId::ServerTls => "server.tls",
             CheckId::ServerAuth => "server.auth",
             CheckId::ServerRole => "server.role",
+            CheckId::ServerTarget => "server.target",
         }
     }
 
@@ -155,6 +160,7 @@ mod tests {
                 "server.tls",
                 "server.auth",
                 "server.role",
+                "server.target",
             ]
         );
         for id in CheckId::ALL {

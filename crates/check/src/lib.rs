@@ -7,6 +7,10 @@
 //! verdict ([`Status`]) under a stable id ([`CheckId`]). A check whose prerequisite failed is
 //! skipped with the reason, so [`Report::first_failure`] is the root cause.
 //!
+//! With a host list (`host=a,b`, a multi-host URI, `PGHOST=a,b`) the server checks run at
+//! every host, and [`Report::hosts`] says which is the writer, which are readers, and which
+//! one a login with `target_session_attrs` takes (`server.target`).
+//!
 //! The `server.*` checks run `aurora-krb-connect`'s own login steps, so what the check says
 //! is what an application using that crate meets; the environment probes (krb5.conf, KDC,
 //! credential cache, keytab) are in [`probe`]; the AWS side comes from `aurora-krb-domain`.
@@ -43,5 +47,5 @@ mod server;
 mod trust;
 
 pub use id::CheckId;
-pub use report::{CheckResult, Report, Status};
+pub use report::{CheckResult, HostRole, HostSummary, Report, Status};
 pub use run::{Check, Error};

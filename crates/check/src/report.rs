@@ -49,6 +49,14 @@ pub struct CheckResult {
     pub details: Map<String, Value>,
     /// How long the check took.
     pub duration_ms: u64,
+    /// The host of the list this result is about (the per-host checks: krb5.service-ticket
+    /// and server.tcp/tls/auth/role): its name as given, or its address when only
+    /// `hostaddr` names it. Absent for the checks that run once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The port of that host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// Whether checks that need this one may still run (a world-readable keytab fails its
     /// check but still yields a ticket).
     #[serde(skip)]
@@ -66,6 +74,8 @@ impl CheckResult {
             fix: None,
             details: Map::new(),
             duration_ms: 0,
+            host: None,
+            port: None,
             usable: matches!(status, Status::Pass | Status::Warn),
         }
     }
@@ -132,6 +142,88 @@ impl CheckResult {
         self.duration_ms = since.elapsed().as_millis() as u64;
         self
     }
+    /// Says which host of the list the result is about.
+    pub fn at(mut self, host: impl Into<String>, port: u16) -> CheckResult {
+        self.host = Some(host.into());
+        self.port = Some(port);
+        self
+    }
+}
+
+/// What a host of the list is, as far as the check could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum HostRole {
+    /// Not in hot standby (`in_hot_standby` off, `pg_is_in_recovery()` false): on Aurora,
+    /// the writer instance.
+    Writer,
+    /// A hot standby: on Aurora, a reader instance.
+    Reader,
+    /// `server.tcp` failed: nothing answered there.
+    Unreachable,
+    /// It answered, but no session started (TLS, the ticket or the login failed), so it
+    /// could not be asked.
+    Unknown,
+}
+
+impl HostRole {
+    /// The role as printed (`writer`, `reader`, `unreachable`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostRole::Writer => "writer",
+            HostRole::Reader => "reader",
+            HostRole::Unreachable => "unreachable",
+            HostRole::Unknown => "unknown",
+        }
+    }
+}
+
+/// One host of the list: what it is and whether `target_session_attrs` accepts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HostSummary {
+    /// Its name as given, or its address when only `hostaddr` names it (as in the per-host
+    /// results' `host`).
+    pub host: String,
+    /// The address dialled instead of resolving the name, when given.
+    pub hostaddr: Option<String>,
+    /// Its port.
+    pub port: u16,
+    /// Writer, reader, unreachable or unknown.
+    pub role: HostRole,
+    /// Whether its sessions are read-only by default (a hot standby, or
+    /// `default_transaction_read_only=on`); `None` when it could not be asked.
+    pub read_only: Option<bool>,
+    /// Whether a login with these settings would accept it: it logs in and is the kind
+    /// `target_session_attrs` asks for.
+    pub meets_target_session_attrs: bool,
+    /// Whether it is the host libpq (and the connect crate) would connect to: the first
+    /// accepted one in the list's order. No host is chosen with `load_balance_hosts=random`.
+    pub chosen: bool,
+    /// The worst verdict among its own checks.
+    pub status: Status,
+}
+
+impl HostSummary {
+    /// A host not (yet) known to meet `target_session_attrs`, not chosen, its checks passed.
+    pub fn new(
+        host: impl Into<String>,
+        hostaddr: Option<String>,
+        port: u16,
+        role: HostRole,
+    ) -> HostSummary {
+        HostSummary {
+            host: host.into(),
+            hostaddr,
+            port,
+            role,
+            read_only: None,
+            meets_target_session_attrs: false,
+            chosen: false,
+            status: Status::Pass,
+        }
+    }
 }
 
 /// The whole report.
@@ -142,16 +234,76 @@ pub struct Report {
     pub ok: bool,
     /// What was checked: host, port, user, service principal, credential source.
     pub target: Map<String, Value>,
-    /// Every check, in report order.
+    /// Every check, in report order: the checks that run once, each host's own checks
+    /// grouped by host in the list's order, then `server.target`.
     pub checks: Vec<CheckResult>,
+    /// Every host of the list, in its order (one for a single host; none when no host
+    /// was checked).
+    pub hosts: Vec<HostSummary>,
 }
 
 impl Report {
     /// Sorts the results into report order; `ok` when nothing failed.
     pub fn new(target: Map<String, Value>, mut checks: Vec<CheckResult>) -> Report {
-        checks.sort_by_key(|c| c.id.position());
+        // Hosts in the order their first result comes; the checks that run once first
+        // (all before the per-host ids), server.target last.
+        let mut seen: Vec<(String, u16)> = Vec::new();
+        for c in &checks {
+            if let (Some(h), Some(p)) = (&c.host, c.port)
+                && !seen.iter().any(|(sh, sp)| sh == h && *sp == p)
+            {
+                seen.push((h.clone(), p));
+            }
+        }
+        checks.sort_by_key(|c| {
+            let group = match (&c.host, c.port) {
+                (Some(h), Some(p)) => {
+                    1 + seen
+                        .iter()
+                        .position(|(sh, sp)| sh == h && *sp == p)
+                        .unwrap_or(0)
+                }
+                _ if c.id == CheckId::ServerTarget => usize::MAX,
+                _ => 0,
+            };
+            (group, c.id.position())
+        });
         let ok = !checks.iter().any(|c| c.status == Status::Fail);
-        Report { ok, target, checks }
+        Report {
+            ok,
+            target,
+            checks,
+            hosts: Vec::new(),
+        }
+    }
+
+    /// Adds the summary of the hosts.
+    pub fn with_hosts(mut self, hosts: Vec<HostSummary>) -> Report {
+        self.hosts = hosts;
+        self
+    }
+
+    /// The results about one host of the list, in report order.
+    pub fn checks_at<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> impl Iterator<Item = &'a CheckResult> + 'a {
+        self.checks
+            .iter()
+            .filter(move |c| c.host.as_deref() == Some(host) && c.port == Some(port))
+    }
+
+    /// The result of one check at one host of the list.
+    pub fn get_at(&self, id: CheckId, host: &str, port: u16) -> Option<&CheckResult> {
+        self.checks
+            .iter()
+            .find(|c| c.id == id && c.host.as_deref() == Some(host) && c.port == Some(port))
+    }
+
+    /// The host libpq would connect to, when one is chosen.
+    pub fn chosen_host(&self) -> Option<&HostSummary> {
+        self.hosts.iter().find(|h| h.chosen)
     }
 
     /// The first failing check: the root cause.
@@ -159,7 +311,8 @@ impl Report {
         self.checks.iter().find(|c| c.status == Status::Fail)
     }
 
-    /// The result of one check, when it is in the report.
+    /// The result of one check, when it is in the report (with a host list: at the first
+    /// host; see [`Report::get_at`]).
     pub fn get(&self, id: CheckId) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.id == id)
     }

@@ -1,8 +1,10 @@
 //! The whole check, as an application runs it: the settings in, the typed report out.
 
 use crate::aws::{self, Expect};
-use crate::pipeline::{self, Env};
-use crate::{CheckId, CheckResult, Report};
+use crate::pipeline::{self, Env, HostRun};
+use crate::server::{self, HostFacts, HostState, TargetFacts};
+use crate::{CheckId, CheckResult, HostSummary, Report, Status};
+use aurora_krb_connect::config::{LoadBalanceHosts, TargetSessionAttrs};
 use aurora_krb_connect::{Config, Connector, CredentialSource, SslMode};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
@@ -42,7 +44,11 @@ pub struct Check {
     krb5_config: Option<String>,
     krb5ccname: Option<String>,
     keep_port: bool,
+    host_concurrency: usize,
 }
+
+/// How many hosts of a list are checked at the same time, unless told otherwise.
+const HOST_CONCURRENCY: usize = 4;
 
 /// Called with each result as its check finishes (a progress display).
 pub type Progress<'a> = &'a (dyn Fn(&CheckResult) + Sync);
@@ -58,7 +64,16 @@ impl Check {
             krb5_config: std::env::var("KRB5_CONFIG").ok(),
             krb5ccname: std::env::var("KRB5CCNAME").ok(),
             keep_port: false,
+            host_concurrency: HOST_CONCURRENCY,
         }
+    }
+
+    /// With a host list (`host=a,b`, a multi-host URI, `PGHOST=a,b`): how many hosts are
+    /// checked at the same time (default 4; at least 1). Every host of the list is checked;
+    /// the checks that do not depend on the host run once.
+    pub fn host_concurrency(mut self, n: usize) -> Check {
+        self.host_concurrency = n.max(1);
+        self
     }
 
     /// Adds the AWS checks of an Aurora cluster (or instance) identifier, with the region and
@@ -143,7 +158,10 @@ impl Check {
                 return Err(Error::NoHost);
             }
             // The cluster gave no endpoint: report what AWS said; the rest cannot run.
-            for id in CheckId::ALL.into_iter().filter(|id| !id.is_aws()) {
+            for id in CheckId::ALL
+                .into_iter()
+                .filter(|id| !id.is_aws() && *id != CheckId::ServerTarget)
+            {
                 checks.push(CheckResult::skip(
                     id,
                     "skipped: no host (--host not given and the cluster's endpoint is unknown)",
@@ -188,33 +206,108 @@ impl Check {
             krb5ccname: self.krb5ccname.clone(),
             timeout: limit,
             aws: expect,
+            concurrency: self.host_concurrency,
         };
-        let (mut local, facts) = pipeline::run(&connector, &env, progress).await;
+        let hosts = connector.host_connectors();
+        let (local, mut runs, facts) = pipeline::run(&connector, &hosts, &env, progress).await;
         if let Some(e) = &tls_error {
-            for r in local.iter_mut() {
-                if r.id == CheckId::ServerTls {
-                    *r = CheckResult::from_error(
-                        CheckId::ServerTls,
-                        "the CA file cannot be used",
-                        e,
+            for run in runs.iter_mut() {
+                for r in run.checks.iter_mut() {
+                    let at = (r.host.take(), r.port);
+                    if r.id == CheckId::ServerTls {
+                        *r = CheckResult::from_error(
+                            CheckId::ServerTls,
+                            "the CA file cannot be used",
+                            e,
+                        );
+                    } else if matches!(r.id, CheckId::ServerAuth | CheckId::ServerRole) {
+                        *r = CheckResult::skip(r.id, "skipped: server.tls failed");
+                    }
+                    (r.host, r.port) = at;
+                }
+                if matches!(run.state, HostState::Session(_)) {
+                    run.state = HostState::NoSession(
+                        "server.tls failed: the CA file cannot be used".into(),
                     );
-                } else if matches!(r.id, CheckId::ServerAuth | CheckId::ServerRole) {
-                    *r = CheckResult::skip(r.id, "skipped: server.tls failed");
                 }
             }
         }
         checks.extend(local);
+        let c = connector.config();
+        let attrs = c.get_target_session_attrs();
+        let (target_r, summaries) = target_session(
+            &mut runs,
+            attrs,
+            c.get_load_balance_hosts() == LoadBalanceHosts::Random,
+        );
+        if runs.len() > 1 || attrs != TargetSessionAttrs::Any {
+            progress(&target_r);
+            checks.push(target_r);
+        }
+        for run in runs {
+            checks.extend(run.checks);
+        }
         let sp = format!(
             "{}/{}@{}",
             connector.config().get_krbsrvname(),
             facts.service_host,
             facts.service_realm.as_deref().unwrap_or("?")
         );
-        Ok(Report::new(
-            target(&connector, &env.credentials, &sp),
-            checks,
-        ))
+        Ok(Report::new(target(&connector, &env.credentials, &sp), checks).with_hosts(summaries))
     }
+}
+
+/// `server.target` and the host summary; when a host meets `target_session_attrs`, an
+/// unreachable host that is not needed becomes a warning (see docs/check.md, "Host lists").
+fn target_session(
+    runs: &mut [HostRun],
+    attrs: TargetSessionAttrs,
+    random: bool,
+) -> (CheckResult, Vec<HostSummary>) {
+    let f = TargetFacts {
+        attrs,
+        random,
+        hosts: runs
+            .iter()
+            .map(|r| HostFacts {
+                target: r.target.clone(),
+                state: r.state.clone(),
+            })
+            .collect(),
+    };
+    let (target_r, mut summaries) = server::target(&f);
+    let met_by: Vec<String> = runs
+        .iter()
+        .zip(&summaries)
+        .filter(|(_, s)| s.meets_target_session_attrs)
+        .map(|(r, _)| r.target.describe())
+        .collect();
+    if runs.len() > 1 && !met_by.is_empty() {
+        let setting = format!("target_session_attrs={}", attrs.as_str());
+        let by = met_by.join(", ");
+        for run in runs.iter_mut() {
+            if !matches!(run.state, HostState::Unreachable(_)) {
+                continue;
+            }
+            for r in run.checks.iter_mut() {
+                if r.id == CheckId::ServerTcp {
+                    let tcp = std::mem::replace(r, CheckResult::skip(CheckId::ServerTcp, ""));
+                    *r = server::unneeded_unreachable(tcp, &setting, &by);
+                }
+            }
+        }
+    }
+    for (run, s) in runs.iter().zip(summaries.iter_mut()) {
+        let has = |st: Status| run.checks.iter().any(|c| c.status == st);
+        s.status = if has(Status::Fail) {
+            Status::Fail
+        } else if has(Status::Warn) {
+            Status::Warn
+        } else {
+            Status::Pass
+        };
+    }
+    (target_r, summaries)
 }
 
 /// Whether a refused setting belongs to the TLS setup (the CA file, a client certificate).
@@ -230,19 +323,51 @@ fn target(
 ) -> Map<String, Value> {
     let c = connector.config();
     let mut t = Map::new();
+    let list = c.get_hosts();
+    if list.len() > 1 {
+        // A host list: the lists as libpq reads them (each host's own in `hosts`).
+        let join = |f: &dyn Fn(&aurora_krb_connect::config::HostTarget) -> String| {
+            list.iter().map(f).collect::<Vec<_>>().join(",")
+        };
+        t.insert(
+            "host".into(),
+            join(&|h| h.host.clone().unwrap_or_default()).into(),
+        );
+        t.insert(
+            "hostaddr".into(),
+            if list.iter().any(|h| h.hostaddr.is_some()) {
+                join(&|h| h.hostaddr.map(|a| a.to_string()).unwrap_or_default()).into()
+            } else {
+                Value::Null
+            },
+        );
+        t.insert("port".into(), json!(c.get_port()));
+        t.insert(
+            "address".into(),
+            list.iter()
+                .map(|h| h.describe())
+                .collect::<Vec<_>>()
+                .join(", ")
+                .into(),
+        );
+    }
     let address = match (c.get_host(), c.get_hostaddr()) {
         (Some(h), Some(a)) => format!("{h} ({a}) port {}", c.get_port()),
         (Some(h), None) => format!("{h} port {}", c.get_port()),
         (None, Some(a)) => format!("{a} port {}", c.get_port()),
         (None, None) => format!("port {}", c.get_port()),
     };
-    t.insert("host".into(), json!(c.get_host()));
-    t.insert(
-        "hostaddr".into(),
-        json!(c.get_hostaddr().map(|a| a.to_string())),
-    );
-    t.insert("port".into(), json!(c.get_port()));
-    t.insert("address".into(), address.into());
+    if list.len() <= 1 {
+        t.insert("host".into(), json!(c.get_host()));
+        t.insert(
+            "hostaddr".into(),
+            json!(c.get_hostaddr().map(|a| a.to_string())),
+        );
+    }
+    if list.len() <= 1 {
+        t.insert("port".into(), json!(c.get_port()));
+        t.insert("address".into(), address.into());
+    }
     t.insert("user".into(), json!(c.get_user()));
     t.insert("dbname".into(), json!(c.get_dbname()));
     t.insert("krbsrvname".into(), c.get_krbsrvname().into());

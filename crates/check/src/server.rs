@@ -18,10 +18,12 @@ use aurora_krb_connect::{
     Authenticated, Config, Connector, Dialed, ErrorKind, GssStart, Secured, SslMode,
 };
 use facts::{
-    AuthFacts, Connected, LoggedIn, Outcome, Query, RefusedCert, Registered, RoleFacts, RoleRow,
-    TcpFacts, Ticket, TicketFacts, TlsFacts,
+    AuthFacts, Connected, LoggedIn, Outcome, Query, RefusedCert, Registered, Reported, RoleFacts,
+    RoleRow, TcpFacts, Ticket, TicketFacts, TlsFacts,
 };
+pub use facts::{HostFacts, HostState, ServerKind, TargetFacts};
 use std::time::{Duration, Instant};
+pub use verdict::{host_label, target, unneeded_unreachable};
 
 fn bounded_limit(limit: Duration) -> Duration {
     // The connect crate bounds each step itself; this outer bound only guards against a
@@ -217,6 +219,8 @@ async fn find_registered(
 pub struct AuthOutcome {
     pub auth: CheckResult,
     pub role: CheckResult,
+    /// What the server is, when a session started.
+    pub server: Option<ServerKind>,
 }
 
 /// `server.auth` and `server.role`.
@@ -249,18 +253,23 @@ pub async fn auth_and_role(
         outcome,
     });
     let auth = auth.timed(started);
+    let mut server = None;
     let role = match (decided, authed) {
         // A skip took no time.
         (Some(role), _) if role.status == Status::Skip => role,
         (Some(role), _) => role.timed(started),
         (None, Some(authed)) => {
             let role_started = Instant::now();
-            verdict::role(&role_facts(connector, authed, limit).await).timed(role_started)
+            let facts = role_facts(connector, authed, limit).await;
+            if matches!(facts.outcome, Outcome::Done(_)) {
+                server = Some(verdict::server_kind(&facts));
+            }
+            verdict::role(&facts).timed(role_started)
         }
         // Not reached: without a login the verdict decides server.role.
         (None, None) => verdict::role_after_failed_auth(),
     };
-    AuthOutcome { auth, role }
+    AuthOutcome { auth, role, server }
 }
 
 const ROLE_SQL: &str = "select current_user::text, \
@@ -271,16 +280,25 @@ const ROLE_SQL: &str = "select current_user::text, \
     coalesce((select g.gss_authenticated::text || ',' || coalesce(g.principal, '') || ',' || g.encrypted::text \
       from pg_stat_gssapi g where g.pid = pg_backend_pid()), ''), \
     coalesce((select s.version || ' ' || s.cipher from pg_stat_ssl s \
-      where s.pid = pg_backend_pid() and s.ssl), '')";
+      where s.pid = pg_backend_pid() and s.ssl), ''), \
+    pg_catalog.pg_is_in_recovery(), \
+    current_setting('transaction_read_only') = 'on'";
 
 /// The session start (the connect crate's finish step) and the role query.
 async fn role_facts(connector: &Connector, authed: Authenticated, limit: Duration) -> RoleFacts {
     let user = authed.user.clone();
     let principal = authed.principal.clone();
+    let mut reported = Reported::default();
     let outcome = match step(limit, connector.finish(authed)).await {
         Err(None) => Outcome::TimedOut,
         Err(Some(e)) => Outcome::Failed((&e).into()),
         Ok((client, connection)) => {
+            // What libpq reads for target_session_attrs, before the connection is spawned.
+            let flag = |name: &str| connection.parameter(name).map(|v| v == "on");
+            reported = Reported {
+                in_hot_standby: flag("in_hot_standby"),
+                default_transaction_read_only: flag("default_transaction_read_only"),
+            };
             let conn = tokio::spawn(connection);
             let row =
                 tokio::time::timeout(bounded_limit(limit), client.query_one(ROLE_SQL, &[])).await;
@@ -303,6 +321,7 @@ async fn role_facts(connector: &Connector, authed: Authenticated, limit: Duratio
         user,
         principal,
         outcome,
+        reported,
     }
 }
 
@@ -314,5 +333,7 @@ fn role_row(row: &tokio_postgres::Row) -> Result<RoleRow, tokio_postgres::Error>
         krb_caseins_users: row.try_get(3)?,
         pg_stat_gssapi: row.try_get(4)?,
         pg_stat_ssl: row.try_get(5)?,
+        in_recovery: row.try_get(6)?,
+        transaction_read_only: row.try_get(7)?,
     })
 }

@@ -23,11 +23,15 @@ Examples:
   aurora-krb check -h mydb.example.com --keytab /etc/app/app.keytab --principal app@CORP.EXAMPLE.COM
   # The AWS side too (the host is the cluster's writer endpoint)
   aurora-krb check --cluster mydb --region us-east-1 -U alice@CORP.EXAMPLE.COM
+  # A host list (writer and readers): every host is checked, the report names the writer
+  aurora-krb check \"host=db-1.corp.example.com,db-2.corp.example.com target_session_attrs=read-write user=alice@CORP.EXAMPLE.COM\"
   # For scripts and monitoring
   aurora-krb check --format json | jq '.checks[] | select(.status==\"fail\")'
   aurora-krb check --format prometheus > /var/lib/node_exporter/textfile/aurora_krb.prom
 
-Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 usage error.";
+Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 usage error.
+With a host list, no host meeting target_session_attrs fails (server.target); an unreachable
+host that is not needed only warns.";
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

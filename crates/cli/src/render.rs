@@ -1,6 +1,6 @@
 //! Text, JSON and Prometheus output of a report.
 
-use aurora_krb_check::{Report, Status};
+use aurora_krb_check::{CheckResult, HostSummary, Report, Status};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -97,13 +97,24 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
     let t = &report.target;
     let get = |k: &str| t.get(k).map(value_text);
 
-    let _ = writeln!(
-        out,
-        "aurora-krb check: {} at {} as {}",
-        get("service_principal").unwrap_or_else(|| "?".into()),
-        get("address").unwrap_or_else(|| "?".into()),
-        get("user").unwrap_or_else(|| "(the ticket's principal)".into()),
-    );
+    // A host list: the checks of each host under a heading naming it and its role.
+    let multi = report.hosts.len() > 1;
+    if multi {
+        let _ = writeln!(
+            out,
+            "aurora-krb check: {} hosts as {}",
+            report.hosts.len(),
+            get("user").unwrap_or_else(|| "(the ticket's principal)".into()),
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "aurora-krb check: {} at {} as {}",
+            get("service_principal").unwrap_or_else(|| "?".into()),
+            get("address").unwrap_or_else(|| "?".into()),
+            get("user").unwrap_or_else(|| "(the ticket's principal)".into()),
+        );
+    }
     out.push('\n');
     let id_width = report
         .checks
@@ -111,15 +122,29 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
         .map(|c| c.id.as_str().len())
         .max()
         .unwrap_or(10);
+    let mut group: Option<(Option<&str>, Option<u16>)> = None;
     for c in &report.checks {
+        let here = (c.host.as_deref(), c.port);
+        let nested = multi && c.host.is_some();
+        if multi && group != Some(here) {
+            if group.is_some() {
+                out.push('\n');
+            }
+            if let (Some(h), Some(p)) = here {
+                let summary = report.hosts.iter().find(|s| s.host == h && s.port == p);
+                out.push_str(&host_heading(style, h, p, summary));
+            }
+            group = Some(here);
+        }
+        let pad = if nested { "    " } else { "  " };
         let _ = writeln!(
             out,
-            "  {}  {:<id_width$}  {}",
+            "{pad}{}  {:<id_width$}  {}",
             status_word(style, c.status),
             c.id,
             clean(&c.summary)
         );
-        let indent = " ".repeat(8 + id_width);
+        let indent = " ".repeat(pad.len() + 6 + id_width);
         if matches!(c.status, Status::Fail | Status::Warn) || style.verbose {
             if let Some(cause) = &c.cause {
                 out.push_str(&wrap(
@@ -176,9 +201,13 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
     );
     match report.first_failure() {
         Some(f) => {
+            let at = match (&f.host, f.port) {
+                (Some(h), Some(p)) if multi => format!(" at {} port {p}", clean(h)),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                " Root cause: {}.",
+                " Root cause: {}{at}.",
                 paint(style.color, "1;31", f.id.as_str())
             );
         }
@@ -191,6 +220,35 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
         }
     }
     out
+}
+
+/// The heading of one host's checks: `db-2.example.test port 5433 (127.0.0.1): reader,
+/// meets target_session_attrs`.
+fn host_heading(style: &TextStyle, host: &str, port: u16, s: Option<&HostSummary>) -> String {
+    let mut line = format!("{} port {port}", clean(host));
+    let Some(s) = s else {
+        return format!("  {}\n", paint(style.color, "1", &line));
+    };
+    if let Some(a) = &s.hostaddr {
+        let _ = write!(line, " ({a})");
+    }
+    let mut what = vec![s.role.as_str().to_string()];
+    if s.read_only == Some(true) && s.role.as_str() == "writer" {
+        what.push("read-only sessions".into());
+    }
+    what.push(if s.meets_target_session_attrs {
+        "meets target_session_attrs".into()
+    } else {
+        "does not meet target_session_attrs".into()
+    });
+    if s.chosen {
+        what.push("logins go here".into());
+    }
+    format!(
+        "  {}: {}\n",
+        paint(style.color, "1", &line),
+        what.join(", ")
+    )
 }
 
 /// The report as JSON (one document, pretty-printed), with its schema version.
@@ -243,6 +301,16 @@ pub fn prometheus(report: &Report, total_ms: u64) -> String {
         label(target("host")),
         label(target("user"))
     );
+    // With a host list, each host's checks carry that host and its port instead of the list.
+    let multi = report.hosts.len() > 1;
+    let labels = |c: &CheckResult| match (&c.host, c.port) {
+        (Some(h), Some(p)) if multi => format!(
+            "host=\"{}\",port=\"{p}\",user=\"{}\"",
+            label(h),
+            label(target("user"))
+        ),
+        _ => common.clone(),
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -250,6 +318,7 @@ pub fn prometheus(report: &Report, total_ms: u64) -> String {
          # TYPE aurora_krb_check_status gauge"
     );
     for c in &report.checks {
+        let common = labels(c);
         let value = match c.status {
             Status::Pass => 0,
             Status::Warn => 1,
@@ -269,6 +338,7 @@ pub fn prometheus(report: &Report, total_ms: u64) -> String {
          # TYPE aurora_krb_check_duration_seconds gauge"
     );
     for c in &report.checks {
+        let common = labels(c);
         let _ = writeln!(
             out,
             "aurora_krb_check_duration_seconds{{{common},check=\"{}\"}} {}",
@@ -294,6 +364,45 @@ pub fn prometheus(report: &Report, total_ms: u64) -> String {
         u8::from(report.ok),
         total_ms as f64 / 1000.0
     );
+    // A single host's output stays as it was; a list adds what each host is.
+    if multi {
+        let host_labels = |h: &HostSummary| {
+            format!(
+                "host=\"{}\",port=\"{}\",user=\"{}\"",
+                label(&h.host),
+                h.port,
+                label(target("user"))
+            )
+        };
+        let _ = writeln!(
+            out,
+            "# HELP aurora_krb_check_host_role What each host of the list is (writer, reader, \
+             unreachable, unknown): 1 on its role.\n\
+             # TYPE aurora_krb_check_host_role gauge"
+        );
+        for h in &report.hosts {
+            let _ = writeln!(
+                out,
+                "aurora_krb_check_host_role{{{},role=\"{}\"}} 1",
+                host_labels(h),
+                h.role.as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aurora_krb_check_host_meets_target Whether the host meets \
+             target_session_attrs (1) or not (0).\n\
+             # TYPE aurora_krb_check_host_meets_target gauge"
+        );
+        for h in &report.hosts {
+            let _ = writeln!(
+                out,
+                "aurora_krb_check_host_meets_target{{{}}} {}",
+                host_labels(h),
+                u8::from(h.meets_target_session_attrs)
+            );
+        }
+    }
     out
 }
 
@@ -428,6 +537,108 @@ mod tests {
         );
         assert!(p.contains("aurora_krb_check_run_duration_seconds{"), "{p}");
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    /// A writer and a reader that is down, as a host-list report has them.
+    fn two_hosts() -> Report {
+        use aurora_krb_check::{HostRole, HostSummary};
+        let mut t = Map::new();
+        t.insert("user".into(), "alice@R".into());
+        t.insert("host".into(), "db-1,db-2".into());
+        let mut w = HostSummary::new("db-1", None, 5432, HostRole::Writer);
+        w.meets_target_session_attrs = true;
+        w.chosen = true;
+        w.read_only = Some(false);
+        let mut r = HostSummary::new("db-2", Some("10.0.0.2".into()), 5433, HostRole::Unreachable);
+        r.status = Status::Warn;
+        Report::new(
+            t,
+            vec![
+                CheckResult::pass(CheckId::ServerTarget, "met by db-1 port 5432 (writer)"),
+                CheckResult::warn(
+                    CheckId::ServerTcp,
+                    "cannot connect (not needed now)",
+                    "c",
+                    "f",
+                )
+                .at("db-2", 5433),
+                CheckResult::pass(CheckId::ServerTcp, "connected").at("db-1", 5432),
+                CheckResult::pass(CheckId::Krb5Config, "fine"),
+                CheckResult::pass(CheckId::ServerRole, "role alice").at("db-1", 5432),
+            ],
+        )
+        .with_hosts(vec![w, r])
+    }
+
+    #[test]
+    fn a_host_list_is_grouped_per_host_in_every_format() {
+        let style = TextStyle {
+            color: false,
+            verbose: false,
+            width: 100,
+        };
+        let s = text(&two_hosts(), &style, 10);
+        let want = "aurora-krb check: 2 hosts as alice@R\n\n  \
+            pass  krb5.config    fine\n\n  \
+            db-2 port 5433 (10.0.0.2): unreachable, does not meet target_session_attrs\n    \
+            warn  server.tcp     cannot connect (not needed now)\n";
+        assert!(s.starts_with(want), "{s}");
+        assert!(
+            s.contains(
+                "\n  db-1 port 5432: writer, meets target_session_attrs, logins go here\n    \
+                 pass  server.tcp     connected\n    pass  server.role    role alice\n\n  \
+                 pass  server.target  met by db-1 port 5432 (writer)\n"
+            ),
+            "{s}"
+        );
+        let v: Value = serde_json::from_str(&json(&two_hosts())).unwrap();
+        assert_eq!(v["checks"][1]["host"], "db-2");
+        assert_eq!(v["checks"][1]["port"], 5433);
+        assert!(v["checks"][0].get("host").is_none());
+        assert_eq!(v["hosts"][0]["role"], "writer");
+        assert_eq!(v["hosts"][1]["role"], "unreachable");
+        assert_eq!(v["hosts"][1]["hostaddr"], "10.0.0.2");
+        assert_eq!(v["hosts"][0]["chosen"], true);
+        assert_eq!(v["hosts"][1]["status"], "warn");
+        let p = prometheus(&two_hosts(), 10);
+        assert!(
+            p.contains(
+                "aurora_krb_check_status{host=\"db-2\",port=\"5433\",user=\"alice@R\",\
+                 check=\"server.tcp\",status=\"warn\"} 1\n"
+            ),
+            "{p}"
+        );
+        assert!(
+            p.contains(
+                "aurora_krb_check_status{host=\"db-1,db-2\",user=\"alice@R\",check=\"krb5.config\""
+            ),
+            "{p}"
+        );
+        assert!(
+            p.contains(
+                "aurora_krb_check_host_role{host=\"db-2\",port=\"5433\",user=\"alice@R\",\
+                 role=\"unreachable\"} 1\n"
+            ),
+            "{p}"
+        );
+        assert!(
+            p.contains(
+                "aurora_krb_check_host_meets_target{host=\"db-1\",port=\"5432\",user=\"alice@R\"} 1\n"
+            ),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn a_single_host_report_keeps_its_text_and_json() {
+        let v: Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(v["hosts"], serde_json::json!([]));
+        let style = TextStyle {
+            color: false,
+            verbose: false,
+            width: 60,
+        };
+        assert!(text(&sample(), &style, 1).starts_with("aurora-krb check: postgres/db@R at "));
     }
 
     #[test]

@@ -125,6 +125,17 @@ impl Connector {
             .unwrap_or_else(|| self.clone())
     }
 
+    /// One connector per host of the list, in the list's order (the connector itself for a
+    /// single host): each with its host's service principal and TLS name, all sharing this
+    /// connector's credential and TLS setup. A diagnostic runs the login steps on each.
+    pub fn host_connectors(&self) -> Vec<Connector> {
+        if self.inner.targets.is_empty() {
+            vec![self.clone()]
+        } else {
+            self.inner.targets.clone()
+        }
+    }
+
     /// Opens a Kerberos-authenticated connection to the first host of the list that accepts
     /// the login and fits `target_session_attrs`, and says where it landed.
     ///

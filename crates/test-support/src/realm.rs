@@ -11,6 +11,13 @@ pub fn start(options: RealmOptions) -> Realm {
     realm
 }
 
+/// A realm shaped like an Aurora cluster: a writer and `readers` hot-standby readers, each
+/// instance with its own host name, service principal and port (see
+/// [`Realm::instances`](aurora_krb_realm::Realm::instances)); all running.
+pub fn with_replicas(readers: u32) -> Realm {
+    start(RealmOptions::default().replicas(readers))
+}
+
 /// A realm whose KDC is a Samba AD domain controller (needs root).
 pub fn ad() -> Realm {
     let mut options = RealmOptions::default();

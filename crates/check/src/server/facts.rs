@@ -189,6 +189,58 @@ pub struct RoleFacts {
     pub principal: String,
     /// How the session start (the connect crate's finish step) ended, and the query's answer.
     pub outcome: Outcome<Query>,
+    /// What the server reported at the session start (ParameterStatus, PostgreSQL 14+).
+    pub reported: Reported,
+}
+
+/// The two settings PostgreSQL 14 and later report at the session start, which libpq reads
+/// for `target_session_attrs`; `None` when not reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reported {
+    /// `in_hot_standby`.
+    pub in_hot_standby: Option<bool>,
+    /// `default_transaction_read_only`.
+    pub default_transaction_read_only: Option<bool>,
+}
+
+/// What a server is, as libpq decides it for `target_session_attrs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerKind {
+    /// A hot standby (on Aurora: a reader); `None` when it could not be told.
+    pub hot_standby: Option<bool>,
+    /// Sessions are read-only by default; `None` when it could not be told.
+    pub read_only: Option<bool>,
+}
+
+/// How far the checks got with one host of the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostState {
+    /// `server.tcp` failed: why, in words.
+    Unreachable(String),
+    /// It answered but no session started: which check stopped it.
+    NoSession(String),
+    /// A session started.
+    Session(ServerKind),
+}
+
+/// One host of the list, as the per-host checks found it.
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    /// The entry of the list.
+    pub target: aurora_krb_connect::config::HostTarget,
+    /// How far the login got.
+    pub state: HostState,
+}
+
+/// `server.target`: the setting and every host of the list.
+#[derive(Debug, Clone)]
+pub struct TargetFacts {
+    /// `target_session_attrs`.
+    pub attrs: aurora_krb_connect::config::TargetSessionAttrs,
+    /// `load_balance_hosts=random`: no fixed order.
+    pub random: bool,
+    /// The hosts, in the list's order.
+    pub hosts: Vec<HostFacts>,
 }
 
 /// How the role query ended.
@@ -217,4 +269,9 @@ pub struct RoleRow {
     pub pg_stat_gssapi: String,
     /// `version cipher` of the session in `pg_stat_ssl`; empty without TLS.
     pub pg_stat_ssl: String,
+    /// `pg_is_in_recovery()` (libpq's question to servers that do not report
+    /// `in_hot_standby`).
+    pub in_recovery: Option<bool>,
+    /// `transaction_read_only` of the session (libpq's `SHOW transaction_read_only`).
+    pub transaction_read_only: Option<bool>,
 }

@@ -1,11 +1,14 @@
 //! Every verdict on recorded facts, written by hand: no realm, no server.
 
 use super::facts::{
-    AuthFacts, Connected, LoggedIn, Outcome, Query, RefusedCert, Registered, RoleFacts, RoleRow,
-    StepError, TcpFacts, Ticket, TicketFacts, TlsFacts,
+    AuthFacts, Connected, HostFacts, HostState, LoggedIn, Outcome, Query, RefusedCert, Registered,
+    Reported, RoleFacts, RoleRow, ServerKind, StepError, TargetFacts, TcpFacts, Ticket,
+    TicketFacts, TlsFacts,
 };
 use super::{candidates, unverified, verdict};
+use crate::HostRole;
 use crate::{CheckId, CheckResult, Status};
+use aurora_krb_connect::config::{HostTarget, TargetSessionAttrs};
 use aurora_krb_connect::{Config, Connector, ErrorKind, PeerCertificate, SslMode, TlsInfo};
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -955,6 +958,8 @@ fn row(current: &str, member_of: &str) -> RoleRow {
         krb_caseins_users: String::new(),
         pg_stat_gssapi: format!("true,{ALICE},false"),
         pg_stat_ssl: "TLSv1.3 TLS_AES_256_GCM_SHA384".into(),
+        in_recovery: Some(false),
+        transaction_read_only: Some(false),
     }
 }
 
@@ -964,6 +969,7 @@ fn role(principal: &str, outcome: Outcome<Query>) -> CheckResult {
         user: ALICE.into(),
         principal: principal.into(),
         outcome,
+        reported: Reported::default(),
     })
 }
 
@@ -1153,4 +1159,315 @@ async fn a_refused_dial_is_recorded_and_judged() {
     let r = verdict::tcp(&facts);
     assert_eq!(r.summary, "cannot connect to the server");
     assert_eq!(detail(&r, "error_kind"), "ServerUnreachable");
+}
+
+// ---- server.target and the host summary ----
+
+const WRITER: ServerKind = ServerKind {
+    hot_standby: Some(false),
+    read_only: Some(false),
+};
+const READER: ServerKind = ServerKind {
+    hot_standby: Some(true),
+    read_only: Some(true),
+};
+
+fn host(name: &str, port: u16, state: HostState) -> HostFacts {
+    HostFacts {
+        target: HostTarget {
+            host: Some(name.into()),
+            hostaddr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            port,
+        },
+        state,
+    }
+}
+
+fn writer() -> HostFacts {
+    host("db-1.example.test", 5431, HostState::Session(WRITER))
+}
+fn reader(n: u16) -> HostFacts {
+    host(
+        &format!("db-{n}.example.test"),
+        5430 + n,
+        HostState::Session(READER),
+    )
+}
+fn down() -> HostFacts {
+    host(
+        "db-9.example.test",
+        5999,
+        HostState::Unreachable("127.0.0.1:5999: Connection refused (os error 111)".into()),
+    )
+}
+
+fn target(
+    attrs: TargetSessionAttrs,
+    hosts: Vec<HostFacts>,
+) -> (CheckResult, Vec<crate::HostSummary>) {
+    verdict::target(&TargetFacts {
+        attrs,
+        random: false,
+        hosts,
+    })
+}
+
+#[test]
+fn read_write_is_met_by_the_writer_wherever_it_is_in_the_list() {
+    let (r, hosts) = target(
+        TargetSessionAttrs::ReadWrite,
+        vec![reader(2), down(), writer(), reader(3)],
+    );
+    assert_eq!(r.id, CheckId::ServerTarget);
+    assert_eq!(r.status, Status::Pass, "{r:#?}");
+    assert_eq!(
+        r.summary,
+        "target_session_attrs=read-write: met by db-1.example.test (127.0.0.1) port 5431 (writer)"
+    );
+    let roles: Vec<HostRole> = hosts.iter().map(|h| h.role).collect();
+    assert_eq!(
+        roles,
+        [
+            HostRole::Reader,
+            HostRole::Unreachable,
+            HostRole::Writer,
+            HostRole::Reader
+        ]
+    );
+    let meets: Vec<bool> = hosts.iter().map(|h| h.meets_target_session_attrs).collect();
+    assert_eq!(meets, [false, false, true, false]);
+    let chosen: Vec<bool> = hosts.iter().map(|h| h.chosen).collect();
+    assert_eq!(chosen, [false, false, true, false]);
+    assert_eq!(hosts[1].host, "db-9.example.test");
+    assert_eq!(hosts[1].hostaddr.as_deref(), Some("127.0.0.1"));
+    assert_eq!(hosts[1].read_only, None);
+    assert_eq!(hosts[0].read_only, Some(true));
+}
+
+#[test]
+fn read_only_and_standby_take_the_first_reader_any_takes_the_first_host() {
+    for attrs in [TargetSessionAttrs::ReadOnly, TargetSessionAttrs::Standby] {
+        let (r, hosts) = target(attrs, vec![writer(), reader(2), reader(3)]);
+        assert_eq!(r.status, Status::Pass);
+        assert!(
+            r.summary.contains("met by db-2.example.test"),
+            "{}",
+            r.summary
+        );
+        assert!(hosts[1].chosen && !hosts[2].chosen);
+        assert_eq!(
+            hosts
+                .iter()
+                .map(|h| h.meets_target_session_attrs)
+                .collect::<Vec<_>>(),
+            [false, true, true]
+        );
+    }
+    let (r, hosts) = target(TargetSessionAttrs::Any, vec![down(), reader(2), writer()]);
+    assert_eq!(r.status, Status::Pass);
+    assert_eq!(
+        r.summary,
+        "target_session_attrs=any: logins go to db-2.example.test (127.0.0.1) port 5432 \
+         (reader), the first host that accepts the login"
+    );
+    assert!(hosts[1].chosen);
+}
+
+#[test]
+fn a_primary_with_read_only_sessions_is_a_writer_but_not_read_write() {
+    // libpq: read-write also needs default_transaction_read_only off; primary does not.
+    let ro_primary = host(
+        "db-1.example.test",
+        5432,
+        HostState::Session(ServerKind {
+            hot_standby: Some(false),
+            read_only: Some(true),
+        }),
+    );
+    let (rw, hosts) = target(TargetSessionAttrs::ReadWrite, vec![ro_primary.clone()]);
+    assert_eq!(rw.status, Status::Fail);
+    assert_eq!(hosts[0].role, HostRole::Writer);
+    assert!(
+        cause(&rw).contains("default_transaction_read_only=on"),
+        "{}",
+        cause(&rw)
+    );
+    let (p, _) = target(TargetSessionAttrs::Primary, vec![ro_primary.clone()]);
+    assert_eq!(p.status, Status::Pass);
+    let (ro, _) = target(TargetSessionAttrs::ReadOnly, vec![ro_primary]);
+    assert_eq!(ro.status, Status::Pass);
+}
+
+#[test]
+fn read_write_with_only_readers_fails_naming_every_host() {
+    let (r, hosts) = target(
+        TargetSessionAttrs::ReadWrite,
+        vec![reader(2), reader(3), down()],
+    );
+    assert_eq!(r.status, Status::Fail);
+    assert!(!r.usable);
+    assert_eq!(
+        r.summary,
+        "no host is read-write (target_session_attrs=read-write)"
+    );
+    let c = cause(&r);
+    for words in [
+        "db-2.example.test (127.0.0.1) port 5432: a reader (hot standby)",
+        "db-3.example.test (127.0.0.1) port 5433: a reader (hot standby)",
+        "db-9.example.test (127.0.0.1) port 5999: unreachable (127.0.0.1:5999: Connection refused",
+        "of the 3 hosts none is",
+    ] {
+        assert!(c.contains(words), "{words} in {c}");
+    }
+    assert!(fix(&r).contains("writer"), "{}", fix(&r));
+    assert!(
+        hosts
+            .iter()
+            .all(|h| !h.chosen && !h.meets_target_session_attrs)
+    );
+    assert_eq!(detail(&r, "chosen"), &serde_json::Value::Null);
+}
+
+#[test]
+fn prefer_standby_falls_back_to_the_writer_with_a_warning() {
+    let (r, hosts) = target(TargetSessionAttrs::PreferStandby, vec![writer(), down()]);
+    assert_eq!(r.status, Status::Warn);
+    assert!(r.summary.contains("no standby answered"), "{}", r.summary);
+    assert!(hosts[0].chosen);
+    let (r, hosts) = target(TargetSessionAttrs::PreferStandby, vec![writer(), reader(2)]);
+    assert_eq!(r.status, Status::Pass);
+    assert!(hosts[1].chosen && !hosts[0].chosen);
+    assert!(
+        hosts[0].meets_target_session_attrs,
+        "prefer-standby accepts any"
+    );
+}
+
+#[test]
+fn a_host_without_a_session_is_unknown_and_never_chosen() {
+    let refused = host(
+        "db-1.example.test",
+        5432,
+        HostState::NoSession("server.auth failed: the server refused the Kerberos login".into()),
+    );
+    let (r, hosts) = target(TargetSessionAttrs::Any, vec![refused, reader(2)]);
+    assert_eq!(hosts[0].role, HostRole::Unknown);
+    assert!(!hosts[0].chosen && hosts[1].chosen);
+    assert_eq!(r.status, Status::Pass);
+    // Role not readable: not counted as meeting read-write.
+    let blind = host(
+        "db-1.example.test",
+        5432,
+        HostState::Session(ServerKind::default()),
+    );
+    let (r, hosts) = target(TargetSessionAttrs::ReadWrite, vec![blind]);
+    assert_eq!(r.status, Status::Fail);
+    assert_eq!(hosts[0].role, HostRole::Unknown);
+    assert!(cause(&r).contains("could not be read"), "{}", cause(&r));
+}
+
+#[test]
+fn load_balancing_chooses_no_host_and_names_every_suitable_one() {
+    let (r, hosts) = verdict::target(&TargetFacts {
+        attrs: TargetSessionAttrs::ReadOnly,
+        random: true,
+        hosts: vec![writer(), reader(2), reader(3)],
+    });
+    assert_eq!(r.status, Status::Pass);
+    assert!(r.summary.contains("at random"), "{}", r.summary);
+    assert!(hosts.iter().all(|h| !h.chosen));
+    assert_eq!(detail(&r, "suitable").as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_unneeded_unreachable_host_warns_and_still_blocks_its_own_checks() {
+    let failed = tcp(Outcome::Failed(err(
+        ErrorKind::ServerUnreachable,
+        "127.0.0.1:5999: Connection refused (os error 111)",
+    )))
+    .at("db-9.example.test", 5999);
+    let r = verdict::unneeded_unreachable(
+        failed,
+        "target_session_attrs=read-write",
+        "db-1.example.test (127.0.0.1) port 5432",
+    );
+    assert_eq!(r.status, Status::Warn);
+    assert!(!r.usable, "the host's TLS and login still wait for TCP");
+    assert!(
+        r.summary.ends_with(
+            "(not needed now: target_session_attrs=read-write is met by db-1.example.test \
+             (127.0.0.1) port 5432)"
+        ),
+        "{}",
+        r.summary
+    );
+    assert!(cause(&r).starts_with("library cause of ServerUnreachable"));
+    assert!(cause(&r).contains("Logins still work"));
+    assert_eq!(fix(&r), "library fix of ServerUnreachable");
+    assert_eq!(r.host.as_deref(), Some("db-9.example.test"));
+    assert_eq!(r.port, Some(5999));
+    assert_eq!(
+        detail(&r, "library_says"),
+        "127.0.0.1:5999: Connection refused (os error 111)"
+    );
+    // A passing check is left alone.
+    let ok = CheckResult::pass(CheckId::ServerTcp, "connected");
+    assert_eq!(
+        verdict::unneeded_unreachable(ok, "x", "y").status,
+        Status::Pass
+    );
+}
+
+#[test]
+fn the_server_kind_is_decided_as_libpq_decides() {
+    let facts = |reported: Reported, row: Option<RoleRow>| RoleFacts {
+        limit: LIMIT,
+        user: ALICE.into(),
+        principal: ALICE.into(),
+        outcome: Outcome::Done(match row {
+            Some(r) => Query::Row(r),
+            None => Query::Failed("permission denied".into()),
+        }),
+        reported,
+    };
+    // PostgreSQL 14+: the reported settings decide, whatever the query says.
+    let pg14 = Reported {
+        in_hot_standby: Some(true),
+        default_transaction_read_only: Some(false),
+    };
+    let k = verdict::server_kind(&facts(pg14, Some(row(ALICE, "rds_ad"))));
+    assert_eq!(
+        k,
+        ServerKind {
+            hot_standby: Some(true),
+            read_only: Some(true)
+        }
+    );
+    let ro_primary = Reported {
+        in_hot_standby: Some(false),
+        default_transaction_read_only: Some(true),
+    };
+    assert_eq!(
+        verdict::server_kind(&facts(ro_primary, None)),
+        ServerKind {
+            hot_standby: Some(false),
+            read_only: Some(true)
+        }
+    );
+    // Older servers: libpq's questions (pg_is_in_recovery, transaction_read_only).
+    let mut standby = row(ALICE, "rds_ad");
+    standby.in_recovery = Some(true);
+    standby.transaction_read_only = Some(true);
+    assert_eq!(
+        verdict::server_kind(&facts(Reported::default(), Some(standby))),
+        ServerKind {
+            hot_standby: Some(true),
+            read_only: Some(true)
+        }
+    );
+    // Neither reported nor answered: unknown.
+    assert_eq!(
+        verdict::server_kind(&facts(Reported::default(), None)),
+        ServerKind::default()
+    );
 }

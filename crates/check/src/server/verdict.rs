@@ -2,10 +2,12 @@
 //! recorded facts to a result. All their wording is here; nothing here does I/O.
 
 use super::facts::{
-    AuthFacts, Outcome, Query, RoleFacts, RoleRow, StepError, TcpFacts, TicketFacts, TlsFacts,
+    AuthFacts, HostFacts, HostState, Outcome, Query, RoleFacts, RoleRow, ServerKind, StepError,
+    TargetFacts, TcpFacts, TicketFacts, TlsFacts,
 };
 use crate::probe::certs;
-use crate::{CheckId, CheckResult, Status};
+use crate::{CheckId, CheckResult, HostRole, HostSummary, Status};
+use aurora_krb_connect::config::{HostTarget, TargetSessionAttrs};
 use aurora_krb_connect::{ErrorKind, SslMode, TlsInfo};
 use serde_json::json;
 use std::time::Duration;
@@ -473,5 +475,264 @@ fn role_row(row: &RoleRow, principal: &str) -> CheckResult {
     if r.status == Status::Warn {
         r.usable = true;
     }
+    r
+}
+
+/// What the server is, as libpq decides it: from what it reported at the session start when
+/// it reported both settings (PostgreSQL 14+), else from its answers to libpq's questions
+/// (`pg_is_in_recovery()`, `transaction_read_only`).
+pub fn server_kind(f: &RoleFacts) -> ServerKind {
+    let row = match &f.outcome {
+        Outcome::Done(Query::Row(r)) => Some(r),
+        _ => None,
+    };
+    let r = f.reported;
+    ServerKind {
+        hot_standby: r.in_hot_standby.or(row.and_then(|r| r.in_recovery)),
+        read_only: match (r.in_hot_standby, r.default_transaction_read_only) {
+            (Some(standby), Some(default_ro)) => Some(standby || default_ro),
+            _ => row.and_then(|r| r.transaction_read_only),
+        },
+    }
+}
+
+/// The name of a host of the list in the report: its name, else its address.
+pub fn host_label(t: &HostTarget) -> String {
+    t.host
+        .clone()
+        .or_else(|| t.hostaddr.map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+fn role_of(state: &HostState) -> HostRole {
+    match state {
+        HostState::Unreachable(_) => HostRole::Unreachable,
+        HostState::NoSession(_) => HostRole::Unknown,
+        HostState::Session(k) => match k.hot_standby {
+            Some(true) => HostRole::Reader,
+            Some(false) => HostRole::Writer,
+            None => HostRole::Unknown,
+        },
+    }
+}
+
+/// Whether `target_session_attrs` accepts a server of this kind, as libpq decides
+/// (`prefer-standby` accepts any: the preference is in the choice); `None` when the server
+/// could not be told apart.
+fn fits(attrs: TargetSessionAttrs, k: &ServerKind) -> Option<bool> {
+    match attrs {
+        TargetSessionAttrs::Any | TargetSessionAttrs::PreferStandby => Some(true),
+        TargetSessionAttrs::ReadWrite => k.read_only.map(|ro| !ro),
+        TargetSessionAttrs::ReadOnly => k.read_only,
+        TargetSessionAttrs::Primary => k.hot_standby.map(|h| !h),
+        TargetSessionAttrs::Standby => k.hot_standby,
+    }
+}
+
+fn wanted_words(attrs: TargetSessionAttrs) -> &'static str {
+    match attrs {
+        TargetSessionAttrs::ReadWrite => "read-write",
+        TargetSessionAttrs::ReadOnly => "read-only",
+        TargetSessionAttrs::Primary => "a primary (not in hot standby)",
+        TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby => {
+            "a standby (in hot standby)"
+        }
+        _ => "usable (accepts the login)",
+    }
+}
+
+/// A host in a few words: `db-2.example.test port 5433: a reader (hot standby)`.
+fn host_words(h: &HostFacts) -> String {
+    let what = match &h.state {
+        HostState::Unreachable(why) => format!("unreachable ({why})"),
+        HostState::NoSession(why) => format!("no session ({why})"),
+        HostState::Session(k) => match (k.hot_standby, k.read_only) {
+            (Some(true), _) => "a reader (hot standby)".to_string(),
+            (Some(false), Some(true)) => {
+                "the writer, but its sessions are read-only (default_transaction_read_only=on)"
+                    .to_string()
+            }
+            (Some(false), _) => "the writer (not in hot standby, read-write)".to_string(),
+            (None, Some(true)) => "read-only".to_string(),
+            (None, Some(false)) => "read-write".to_string(),
+            (None, None) => "logged in, but its state could not be read".to_string(),
+        },
+    };
+    format!("{}: {what}", h.target.describe())
+}
+
+/// `server.target`, and each host's line of the report's host summary (its `status` is
+/// the caller's: this verdict does not see the host's checks).
+pub fn target(f: &TargetFacts) -> (CheckResult, Vec<HostSummary>) {
+    const ID: CheckId = CheckId::ServerTarget;
+    let attrs = f.attrs;
+    let kind = |h: &HostFacts| match &h.state {
+        HostState::Session(k) => Some(*k),
+        _ => None,
+    };
+    let meets: Vec<bool> = f
+        .hosts
+        .iter()
+        .map(|h| kind(h).and_then(|k| fits(attrs, &k)).unwrap_or(false))
+        .collect();
+    let standby = |h: &HostFacts| kind(h).is_some_and(|k| k.hot_standby == Some(true));
+    // The host a login takes: the first accepted one in the list's order; prefer-standby
+    // takes the first standby, else the first host that logs in.
+    let chosen = if f.random {
+        None
+    } else if attrs == TargetSessionAttrs::PreferStandby {
+        f.hosts
+            .iter()
+            .position(standby)
+            .or_else(|| meets.iter().position(|m| *m))
+    } else {
+        meets.iter().position(|m| *m)
+    };
+    let summaries: Vec<HostSummary> = f
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| HostSummary {
+            host: host_label(&h.target),
+            hostaddr: h.target.hostaddr.map(|a| a.to_string()),
+            port: h.target.port,
+            role: role_of(&h.state),
+            read_only: kind(h).and_then(|k| k.read_only),
+            meets_target_session_attrs: meets[i],
+            chosen: chosen == Some(i),
+            status: Status::Pass,
+        })
+        .collect();
+    let suitable: Vec<String> = f
+        .hosts
+        .iter()
+        .zip(&meets)
+        .filter(|(_, m)| **m)
+        .map(|(h, _)| h.target.describe())
+        .collect();
+    let every: Vec<String> = f.hosts.iter().map(host_words).collect();
+    let setting = format!("target_session_attrs={}", attrs.as_str());
+    let mut r = if suitable.is_empty() {
+        let fix = match attrs {
+            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::Primary => {
+                "put the writer in the host list: on Aurora the cluster (writer) endpoint, or \
+                 every instance endpoint, so that the writer is among them after a failover; if \
+                 the writer is listed, make its login work (see its checks above)"
+            }
+            TargetSessionAttrs::ReadOnly | TargetSessionAttrs::Standby => {
+                "put a reader in the host list (on Aurora the cluster's reader endpoint, \
+                 -ro-, or a reader instance endpoint), or use target_session_attrs=prefer-standby \
+                 to fall back to the writer when no reader answers"
+            }
+            _ => {
+                "make the login work on at least one host of the list (see the checks of each \
+                 host above)"
+            }
+        };
+        CheckResult::fail(
+            ID,
+            format!("no host is {} ({setting})", wanted_words(attrs)),
+            format!(
+                "{setting} needs a host that is {}; of the {} host{} none is: {}. A login \
+                 with these settings fails (psql says \"could not make a {} connection\" or \
+                 names each host's error)",
+                wanted_words(attrs),
+                f.hosts.len(),
+                if f.hosts.len() == 1 { "" } else { "s" },
+                every.join("; "),
+                match attrs {
+                    TargetSessionAttrs::ReadWrite => "writable",
+                    TargetSessionAttrs::ReadOnly => "read-only",
+                    TargetSessionAttrs::Primary => "primary",
+                    TargetSessionAttrs::Standby => "standby",
+                    _ => "usable",
+                }
+            ),
+            fix,
+        )
+    } else if let Some(i) = chosen {
+        let h = &f.hosts[i];
+        let role = role_of(&h.state).as_str();
+        if attrs == TargetSessionAttrs::PreferStandby && !standby(h) {
+            CheckResult::warn(
+                ID,
+                format!(
+                    "{setting}: no standby answered; logins go to {} ({role})",
+                    h.target.describe()
+                ),
+                format!(
+                    "none of the hosts is a hot standby that accepts the login ({}), so libpq \
+                     falls back to the first host that does: reads meant for a reader load the \
+                     writer",
+                    every.join("; ")
+                ),
+                "put a reader in the host list (the cluster's reader endpoint or a reader \
+                 instance endpoint), or see why the readers fail above",
+            )
+        } else if attrs == TargetSessionAttrs::Any {
+            CheckResult::pass(
+                ID,
+                format!(
+                    "{setting}: logins go to {} ({role}), the first host that accepts the login",
+                    h.target.describe()
+                ),
+            )
+        } else {
+            CheckResult::pass(
+                ID,
+                format!("{setting}: met by {} ({role})", h.target.describe()),
+            )
+        }
+    } else {
+        CheckResult::pass(
+            ID,
+            format!(
+                "{setting}: met by {}; load_balance_hosts=random picks one of them at random",
+                suitable.join(", ")
+            ),
+        )
+    };
+    r.detail("target_session_attrs", attrs.as_str());
+    r.detail(
+        "load_balance_hosts",
+        if f.random { "random" } else { "disable" },
+    );
+    r.detail(
+        "chosen",
+        json!(chosen.map(|i| f.hosts[i].target.describe())),
+    );
+    r.detail("suitable", json!(suitable));
+    r.detail("hosts", json!(every));
+    (r, summaries)
+}
+
+/// A host's failed `server.tcp` when another host meets `target_session_attrs`: a warning,
+/// since logins still work (they move on to the next host, as libpq does), but the list has
+/// lost a host it may need at the next failover. Still not usable by the host's later checks.
+pub fn unneeded_unreachable(tcp: CheckResult, setting: &str, met_by: &str) -> CheckResult {
+    if tcp.status != Status::Fail {
+        return tcp;
+    }
+    let mut r = CheckResult::warn(
+        tcp.id,
+        format!(
+            "{} (not needed now: {setting} is met by {met_by})",
+            tcp.summary
+        ),
+        format!(
+            "{} Logins still work: they move on to the next host of the list, as libpq does; \
+             but this host is missing if the others fail (an Aurora failover moves the writer \
+             role to a reader)",
+            tcp.cause
+                .as_deref()
+                .unwrap_or("this host could not be reached.")
+        ),
+        tcp.fix.clone().unwrap_or_default(),
+    )
+    .usable(false);
+    r.details = tcp.details;
+    r.duration_ms = tcp.duration_ms;
+    r.host = tcp.host;
+    r.port = tcp.port;
     r
 }
