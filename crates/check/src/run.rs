@@ -42,6 +42,7 @@ pub struct Check {
     krb5_config: Option<String>,
     krb5ccname: Option<String>,
     keep_port: bool,
+    auth: crate::Auth,
 }
 
 /// Called with each result as its check finishes (a progress display).
@@ -58,6 +59,7 @@ impl Check {
             krb5_config: std::env::var("KRB5_CONFIG").ok(),
             krb5ccname: std::env::var("KRB5CCNAME").ok(),
             keep_port: false,
+            auth: crate::Auth::Kerberos,
         }
     }
 
@@ -101,6 +103,15 @@ impl Check {
         self
     }
 
+    /// How the login authenticates: Kerberos (the default) or an IAM token
+    /// ([`Auth::Iam`](crate::Auth::Iam): the `iam.*` checks, then TCP, TLS, the server's
+    /// answer to the token and the role; no `krb5.*` checks). With a cluster, IAM checks
+    /// its IAM setting instead of the `aws.*` Kerberos checks.
+    pub fn auth(mut self, auth: crate::Auth) -> Check {
+        self.auth = auth;
+        self
+    }
+
     /// Runs every check and returns the report.
     pub async fn run(&self) -> Result<Report, Error> {
         self.run_with_progress(&|_| {}).await
@@ -109,6 +120,20 @@ impl Check {
     /// Runs every check, calling `progress` as each finishes.
     pub async fn run_with_progress(&self, progress: Progress<'_>) -> Result<Report, Error> {
         let limit = self.timeout;
+        if self.auth == crate::Auth::Iam {
+            let cluster = self
+                .cluster
+                .as_ref()
+                .map(|c| (c.id.clone(), c.region.clone(), c.profile.clone()));
+            return crate::iam::run(
+                self.config.clone(),
+                cluster,
+                limit,
+                self.keep_port,
+                progress,
+            )
+            .await;
+        }
         let mut checks = Vec::new();
         let mut config = self.config.clone();
         config.connect_timeout(limit).kdc_timeout(limit);
@@ -143,7 +168,10 @@ impl Check {
                 return Err(Error::NoHost);
             }
             // The cluster gave no endpoint: report what AWS said; the rest cannot run.
-            for id in CheckId::ALL.into_iter().filter(|id| !id.is_aws()) {
+            for id in CheckId::ALL
+                .into_iter()
+                .filter(|id| !id.is_aws() && !id.is_iam())
+            {
                 checks.push(CheckResult::skip(
                     id,
                     "skipped: no host (--host not given and the cluster's endpoint is unknown)",
