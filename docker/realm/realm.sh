@@ -47,6 +47,20 @@
 #                    beside this file, the same realm with a Samba AD domain controller as its
 #                    KDC; trust hands it to realm-trust.sh, the same realm plus a second
 #                    (on-premises) realm whose users log in across a one-way trust
+#   IAM              1: members of rds_iam log in the way Aurora's IAM database
+#                    authentication checks them. A `pam` pg_hba line for +rds_iam (before
+#                    the gss lines; without TLS they are rejected) names a PAM service of
+#                    this realm, /etc/pam.d/aurora-krb-iam-<hash of REALM_DIR> (written at
+#                    start, removed at stop: needs root), whose pam_exec verifier checks the
+#                    SigV4 token against the realm's test key (secrets/iam.credentials, a
+#                    fixed fake key pair): signature, date and expiry, host:port, DBUser and
+#                    region. Roles: iam_user (rds_iam), iam_and_ad (rds_iam and rds_ad, which
+#                    Aurora forbids: the realm cannot refuse the GRANT, and IAM wins). PAM
+#                    passes at most 511 bytes of a password: tokens signed with long-term
+#                    keys fit, tokens with a session token (temporary credentials) do not.
+#                    MIT flavour; needs python3, libpam-modules (pam_exec) and a PostgreSQL
+#                    built with PAM (Debian's is)
+#   IAM_REGION       the region tokens must be signed for (us-east-1)
 set -euo pipefail
 
 : "${REALM_DIR:?REALM_DIR must name the realm folder}"
@@ -66,6 +80,11 @@ PG_GSS_OPTIONS=${PG_GSS_OPTIONS:-include_realm=1 krb_realm=$REALM}
 if [ "$(id -u)" = 0 ]; then PG_OS_USER=${PG_OS_USER:-postgres}; else PG_OS_USER=$(id -un); fi
 REPLICAS=${REPLICAS:-0}
 PG_REPLICA_PORTS=${PG_REPLICA_PORTS:-}
+IAM=${IAM:-0}
+IAM_REGION=${IAM_REGION:-us-east-1}
+# The realm's IAM test key: AWS's documentation example pair, fake and public on purpose.
+IAM_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
+IAM_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 
 D=$REALM_DIR
 KDC_DIR=$D/kdc
@@ -274,6 +293,13 @@ EOF
     # after them.
     echo "include_if_exists = 'instance.conf'" >> "$PGDATA/postgresql.conf"
     write_instance_conf 1 ""
+    local iam_hba=""
+    if iam_on; then
+        init_iam
+        # Aurora's IAM rule comes first: a role in rds_iam logs in with a token, over TLS only.
+        iam_hba="hostssl   all  +rds_iam  all  pam pamservice=$(iam_pam_service)
+hostnossl all  +rds_iam  all  reject"
+    fi
     # Aurora's rule: members of rds_ad log in with Kerberos; everyone else falls through to
     # password authentication (scram), which is what a role outside rds_ad meets on Aurora.
     cat > "$PGDATA/pg_hba.conf" <<EOF
@@ -281,6 +307,7 @@ EOF
 # writer there too.
 local     all  postgres  trust
 local     replication  postgres  trust
+${iam_hba}
 hostssl   all  +rds_ad   all  gss $PG_GSS_OPTIONS
 hostgssenc all +rds_ad   all  gss $PG_GSS_OPTIONS
 host      all  all       all  scram-sha-256
@@ -294,6 +321,12 @@ CREATE ROLE "alice@$REALM" LOGIN IN ROLE rds_ad;
 CREATE ROLE "app-svc@$REALM" LOGIN IN ROLE rds_ad;
 CREATE ROLE "carol@$REALM" LOGIN;
 EOF
+    if iam_on; then
+        as_pg "$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$D/run" -p "$PG_PORT" -U postgres -d postgres <<EOF
+CREATE ROLE iam_user LOGIN IN ROLE rds_iam;
+CREATE ROLE iam_and_ad LOGIN IN ROLE rds_iam, rds_ad;
+EOF
+    fi
     echo 1 > "$D/writer"
     local i
     for i in $(seq 2 "$(instance_count)"); do init_reader "$i"; done
@@ -332,6 +365,170 @@ init_reader() {
     start_instance "$1"
 }
 
+# IAM database authentication (IAM=1), as Aurora does it: PostgreSQL hands the token to PAM.
+# The PAM service is this realm's own (several realms run at once), and is in /etc/pam.d
+# only while PostgreSQL runs.
+iam_on() { [ "$IAM" = 1 ]; }
+iam_pam_service() { echo "aurora-krb-iam-$(printf '%s' "$D" | sha256sum | cut -c1-12)"; }
+
+# Every host:port a token may be signed for: the database host, and each instance's name.
+iam_hosts() {
+    local hosts="$DB_HOST:$CLIENT_PG_PORT" i
+    if [ "$REPLICAS" != 0 ]; then
+        for i in $(seq "$(instance_count)"); do hosts+=" $(instance_host "$i"):$(instance_port "$i")"; done
+    fi
+    echo "$hosts"
+}
+
+init_iam() {
+    [ "$(id -u)" = 0 ] || die "IAM=1 writes a PAM service to /etc/pam.d: run as root (or without IAM)"
+    [ -x /usr/bin/python3 ] || die "IAM=1 needs /usr/bin/python3 for its token verifier: install Debian's python3"
+    ls /lib/*/security/pam_exec.so /usr/lib/*/security/pam_exec.so >/dev/null 2>&1 \
+        || die "IAM=1 needs pam_exec.so: install Debian's libpam-modules"
+    ldd "$(pg_bin)/postgres" | grep -q libpam \
+        || die "this PostgreSQL is built without PAM: IAM=1 needs one with it (Debian's is)"
+    mkdir -p "$D/secrets" "$D/iam"
+    # The client's side: an AWS shared credentials file with the test key.
+    printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+        "$IAM_ACCESS_KEY_ID" "$IAM_SECRET_ACCESS_KEY" > "$D/secrets/iam.credentials"
+    printf '[default]\nregion = %s\n' "$IAM_REGION" > "$D/iam/aws-config"
+    chmod 600 "$D/secrets/iam.credentials"
+    # The server's side: the verifier and what it checks, readable by PostgreSQL's account
+    # only (pam_exec runs the verifier as the backend's user). Its refusals go to pam.log.
+    write_iam_verifier > "$D/iam/verify.py"
+    printf 'access_key_id=%s\nsecret_access_key=%s\nregion=%s\nhosts=%s\n' \
+        "$IAM_ACCESS_KEY_ID" "$IAM_SECRET_ACCESS_KEY" "$IAM_REGION" "$(iam_hosts)" > "$D/iam/verifier.conf"
+    touch "$D/iam/pam.log"
+    chmod 600 "$D/iam/verifier.conf"
+    chmod 644 "$D/iam/verify.py" "$D/iam/aws-config"
+    if [ "$PG_OS_USER" != root ]; then chown "$PG_OS_USER:" "$D/iam/verifier.conf" "$D/iam/pam.log"; fi
+}
+
+install_iam_pam() {
+    iam_on || return 0
+    [ -f "$D/iam/verifier.conf" ] || die "the realm in $D was made without IAM: make it again with IAM=1"
+    [ "$(id -u)" = 0 ] || die "IAM=1 writes a PAM service to /etc/pam.d: run as root"
+    cat > "/etc/pam.d/$(iam_pam_service)" <<EOF
+# aurora-krb test realm in $D: IAM database authentication tokens, checked as Aurora does.
+auth     required  pam_exec.so expose_authtok quiet log=$D/iam/pam.log /usr/bin/python3 $D/iam/verify.py $D/iam/verifier.conf
+account  required  pam_permit.so
+EOF
+}
+
+remove_iam_pam() { if iam_on; then rm -f "/etc/pam.d/$(iam_pam_service)"; fi; }
+
+# The verifier: the test peer, not product code (Python's standard library only).
+write_iam_verifier() {
+    cat <<'PYEOF'
+"""Checks an RDS IAM authentication token as Aurora's PAM module would (the test peer).
+
+pam_exec runs it with expose_authtok: the token arrives on stdin (cut at 512 bytes by PAM,
+with a trailing NUL), the database role in PAM_USER. Exit 0 admits the login. The reason of
+a refusal goes to stdout, which pam_exec appends to its log; the token never does.
+"""
+import calendar
+import hashlib
+import hmac
+import os
+import sys
+import time
+import urllib.parse
+
+MAX_SKEW = 300  # seconds a token may be dated ahead of this clock (SigV4's 5 minutes)
+
+
+def refuse(reason):
+    print("iam-verify: refused for %s: %s" % (os.environ.get("PAM_USER", "?"), reason))
+    sys.exit(1)
+
+
+def sign(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def check(token, user, conf, now):
+    hostport, sep, query = token.partition("/?")
+    if not sep or ":" not in hostport:
+        refuse("not an IAM token (no host:port/?query)")
+    params = {}
+    for part in query.split("&"):
+        k, eq, v = part.partition("=")
+        k, v = urllib.parse.unquote_plus(k), urllib.parse.unquote_plus(v)
+        if not eq or k in params:
+            refuse("malformed token query")
+        params[k] = v
+    need = ["Action", "DBUser", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
+            "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"]
+    missing = [n for n in need if n not in params]
+    if missing:
+        refuse("token lacks " + ", ".join(missing) + " (cut short? PAM passes at most 511 bytes)")
+    if params["Action"] != "connect":
+        refuse("Action is not connect")
+    if params["DBUser"] != user:
+        refuse("signed for DBUser %s, not this role" % params["DBUser"])
+    if hostport not in conf["hosts"].split():
+        refuse("signed for %s, this server is %s" % (hostport, conf["hosts"]))
+    if params["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
+        refuse("algorithm is not AWS4-HMAC-SHA256")
+    scope = params["X-Amz-Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        refuse("malformed credential scope")
+    akid, day, region, service = scope[:4]
+    if akid != conf["access_key_id"]:
+        refuse("unknown access key id")
+    if region != conf["region"]:
+        refuse("signed for region %s, the cluster is in %s" % (region, conf["region"]))
+    if service != "rds-db":
+        refuse("signed for service %s, not rds-db" % service)
+    amz_date = params["X-Amz-Date"]
+    try:
+        signed = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+        expires = int(params["X-Amz-Expires"])
+    except ValueError:
+        refuse("malformed X-Amz-Date or X-Amz-Expires")
+    if day != amz_date[:8]:
+        refuse("credential scope date differs from X-Amz-Date")
+    if not 0 < expires <= 900:
+        refuse("X-Amz-Expires %d is outside 1..900" % expires)
+    if now > signed + expires:
+        refuse("expired %d s ago (signed %s, valid %d s)" % (now - signed - expires, amz_date, expires))
+    if signed > now + MAX_SKEW:
+        refuse("signed %d s in the future (%s): the client's clock is ahead" % (signed - now, amz_date))
+    if params["X-Amz-SignedHeaders"] != "host":
+        refuse("signed headers are not exactly host")
+    enc = lambda s: urllib.parse.quote(s, safe="-_.~")
+    canonical_query = "&".join(
+        "%s=%s" % (enc(k), enc(v)) for k, v in sorted(params.items()) if k != "X-Amz-Signature")
+    canonical = "\n".join(["GET", "/", canonical_query, "host:" + hostport, "", "host",
+                           hashlib.sha256(b"").hexdigest()])
+    string_to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, "/".join(scope[1:]),
+                                hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + conf["secret_access_key"]).encode()
+    for part in (day, region, service, "aws4_request"):
+        key = sign(key, part)
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, params["X-Amz-Signature"]):
+        refuse("signature does not match (another secret key, or the token was altered)")
+
+
+def main():
+    conf = {}
+    with open(sys.argv[1]) as f:
+        for line in f:
+            k, eq, v = line.strip().partition("=")
+            if eq:
+                conf[k] = v
+    raw = sys.stdin.buffer.read(65536).split(b"\0", 1)[0]
+    token = raw.decode("utf-8", "replace").strip()
+    check(token, os.environ.get("PAM_USER", ""), conf, int(time.time()))
+    print("iam-verify: admitted %s" % os.environ.get("PAM_USER", "?"))
+
+
+if __name__ == "__main__":
+    main()
+PYEOF
+}
+
 kdc_pid() { [ -f "$KDC_DIR/kdc.pid" ] && cat "$KDC_DIR/kdc.pid"; }
 
 start_kdc() {
@@ -358,6 +555,7 @@ start_instance() {
     dir=$(instance_dir "$1")
     log=$(instance_log "$1")
     [ -f "$dir/PG_VERSION" ] || die "the realm in $D has no PostgreSQL instance $1: run init first"
+    install_iam_pam
     as_pg "$bin/pg_ctl" status -D "$dir" >/dev/null 2>&1 && return 0
     # -w: a hot standby counts as started once it accepts (read-only) connections.
     as_pg "$bin/pg_ctl" start -D "$dir" -l "$log" -w -t 30 -s >/dev/null \
@@ -390,6 +588,7 @@ start_pg() {
 stop_pg() {
     local i
     for i in $(seq "$(instance_count)" -1 1); do stop_instance "$i"; done
+    remove_iam_pam
 }
 
 # failover [N]: Aurora's failover. The writer stops (Aurora fences it), reader N is promoted,
@@ -473,6 +672,16 @@ export PGSSLROOTCERT=$D/ca.crt
 export PGGSSENCMODE=disable
 export PGKRBSRVNAME=postgres
 EOF
+    # IAM: the test key as the default profile of the SDK's credential chain, and the
+    # region; like the PG* and KRB5* lines, they replace the shell's own AWS identity.
+    if iam_on; then
+        cat <<EOF
+export AWS_SHARED_CREDENTIALS_FILE=$D/secrets/iam.credentials
+export AWS_CONFIG_FILE=$D/iam/aws-config
+export AWS_REGION=$IAM_REGION
+export AWS_EC2_METADATA_DISABLED=true
+EOF
+    fi
 }
 
 status() {
@@ -510,6 +719,7 @@ case "$cmd" in
     run-kdc)   exec krb5kdc -n -r "$REALM" ;;
     run-pg)
         bin=$(pg_bin)
+        install_iam_pam
         if [ "$(id -u)" = 0 ] && [ "$PG_OS_USER" != root ]; then
             exec setpriv --reuid="$PG_OS_USER" --regid="$PG_OS_USER" --init-groups -- "$bin/postgres" -D "$PGDATA"
         fi

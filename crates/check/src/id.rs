@@ -17,6 +17,15 @@ pub enum CheckId {
     AwsDirectory,
     /// `aws.network`: the VPC path between cluster and directory.
     AwsNetwork,
+    /// `iam.credentials` (`--auth iam`): the AWS credentials and who they belong to
+    /// (`sts:GetCallerIdentity`).
+    IamCredentials,
+    /// `iam.cluster` (`--auth iam` with a cluster): IAM database authentication enabled on
+    /// the cluster, and its resource id.
+    IamCluster,
+    /// `iam.token` (`--auth iam`): an authentication token signed for the endpoint, port,
+    /// user and region.
+    IamToken,
     /// `krb5.config`: the krb5.conf the library reads, and the realm of the database host.
     Krb5Config,
     /// `krb5.kdc`: every KDC of the realm(s) answers.
@@ -46,11 +55,14 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 15] = [
+    pub const ALL: [CheckId; 18] = [
         CheckId::AwsCluster,
         CheckId::AwsMembership,
         CheckId::AwsDirectory,
         CheckId::AwsNetwork,
+        CheckId::IamCredentials,
+        CheckId::IamCluster,
+        CheckId::IamToken,
         CheckId::Krb5Config,
         CheckId::Krb5Kdc,
         CheckId::Krb5Clock,
@@ -71,6 +83,9 @@ impl CheckId {
             CheckId::AwsMembership => "aws.membership",
             CheckId::AwsDirectory => "aws.directory",
             CheckId::AwsNetwork => "aws.network",
+            CheckId::IamCredentials => "iam.credentials",
+            CheckId::IamCluster => "iam.cluster",
+            CheckId::IamToken => "iam.token",
             CheckId::Krb5Config => "krb5.config",
             CheckId::Krb5Kdc => "krb5.kdc",
             CheckId::Krb5Clock => "krb5.clock",
@@ -98,6 +113,14 @@ impl CheckId {
                 | CheckId::AwsMembership
                 | CheckId::AwsDirectory
                 | CheckId::AwsNetwork
+        )
+    }
+
+    /// Whether this is one of the IAM checks (they run only with `--auth iam`).
+    pub fn is_iam(self) -> bool {
+        matches!(
+            self,
+            CheckId::IamCredentials | CheckId::IamCluster | CheckId::IamToken
         )
     }
 
@@ -150,6 +173,9 @@ mod tests {
                 "aws.membership",
                 "aws.directory",
                 "aws.network",
+                "iam.credentials",
+                "iam.cluster",
+                "iam.token",
                 "krb5.config",
                 "krb5.kdc",
                 "krb5.clock",

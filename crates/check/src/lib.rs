@@ -37,6 +37,7 @@
 //! ```
 
 mod aws;
+mod iam;
 mod id;
 mod krb5;
 mod pipeline;
@@ -46,6 +47,7 @@ mod run;
 mod server;
 mod trust;
 
+pub use iam::Auth;
 pub use id::CheckId;
 pub use report::{CheckResult, HostRole, HostSummary, Report, Status};
 pub use run::{Check, Error};

@@ -45,6 +45,7 @@ pub struct Check {
     krb5ccname: Option<String>,
     keep_port: bool,
     host_concurrency: usize,
+    auth: crate::Auth,
 }
 
 /// How many hosts of a list are checked at the same time, unless told otherwise.
@@ -65,6 +66,7 @@ impl Check {
             krb5ccname: std::env::var("KRB5CCNAME").ok(),
             keep_port: false,
             host_concurrency: HOST_CONCURRENCY,
+            auth: crate::Auth::Kerberos,
         }
     }
 
@@ -116,6 +118,15 @@ impl Check {
         self
     }
 
+    /// How the login authenticates: Kerberos (the default) or an IAM token
+    /// ([`Auth::Iam`](crate::Auth::Iam): the `iam.*` checks, then TCP, TLS, the server's
+    /// answer to the token and the role; no `krb5.*` checks). With a cluster, IAM checks
+    /// its IAM setting instead of the `aws.*` Kerberos checks.
+    pub fn auth(mut self, auth: crate::Auth) -> Check {
+        self.auth = auth;
+        self
+    }
+
     /// Runs every check and returns the report.
     pub async fn run(&self) -> Result<Report, Error> {
         self.run_with_progress(&|_| {}).await
@@ -124,6 +135,20 @@ impl Check {
     /// Runs every check, calling `progress` as each finishes.
     pub async fn run_with_progress(&self, progress: Progress<'_>) -> Result<Report, Error> {
         let limit = self.timeout;
+        if self.auth == crate::Auth::Iam {
+            let cluster = self
+                .cluster
+                .as_ref()
+                .map(|c| (c.id.clone(), c.region.clone(), c.profile.clone()));
+            return crate::iam::run(
+                self.config.clone(),
+                cluster,
+                limit,
+                self.keep_port,
+                progress,
+            )
+            .await;
+        }
         let mut checks = Vec::new();
         let mut config = self.config.clone();
         config.connect_timeout(limit).kdc_timeout(limit);
@@ -160,7 +185,7 @@ impl Check {
             // The cluster gave no endpoint: report what AWS said; the rest cannot run.
             for id in CheckId::ALL
                 .into_iter()
-                .filter(|id| !id.is_aws() && *id != CheckId::ServerTarget)
+                .filter(|id| !id.is_aws() && !id.is_iam() && *id != CheckId::ServerTarget)
             {
                 checks.push(CheckResult::skip(
                     id,

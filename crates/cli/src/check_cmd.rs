@@ -25,6 +25,8 @@ Examples:
   aurora-krb check --cluster mydb --region us-east-1 -U alice@CORP.EXAMPLE.COM
   # A host list (writer and readers): every host is checked, the report names the writer
   aurora-krb check \"host=db-1.corp.example.com,db-2.corp.example.com target_session_attrs=read-write user=alice@CORP.EXAMPLE.COM\"
+  # An IAM database authentication login (a role granted rds_iam), the cluster's IAM setting too
+  aurora-krb check --auth iam --cluster mydb --region us-east-1 -U app_iam --sslrootcert /etc/ssl/rds/global-bundle.pem
   # For scripts and monitoring
   aurora-krb check --format json | jq '.checks[] | select(.status==\"fail\")'
   aurora-krb check --format prometheus > /var/lib/node_exporter/textfile/aurora_krb.prom
@@ -43,6 +45,16 @@ pub enum Format {
     /// For monitoring: the Prometheus text exposition format (node_exporter's textfile
     /// collector).
     Prometheus,
+}
+
+/// How the checked login authenticates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// Kerberos (GSSAPI): roles granted rds_ad.
+    Kerberos,
+    /// An IAM database authentication token signed with the AWS credentials: roles granted
+    /// rds_iam.
+    Iam,
 }
 
 /// When to colour the text output.
@@ -129,6 +141,11 @@ pub struct CheckFlags {
     /// AWS profile.
     #[arg(long, requires = "cluster")]
     pub profile: Option<String>,
+    /// How the login authenticates: kerberos, or iam (a token from the AWS credentials:
+    /// iam.* checks, the cluster's IAM setting with --cluster, verify-full TLS, the server's
+    /// answer and the role's rds_iam membership).
+    #[arg(long, value_enum, default_value = "kerberos")]
+    pub auth: AuthArg,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -210,6 +227,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .keep_port(args.port.is_some());
     if let Some(cluster) = &args.cluster {
         check = check.cluster(cluster, args.region.as_deref(), args.profile.as_deref());
+    }
+    if args.auth == AuthArg::Iam {
+        check = check.auth(aurora_krb_check::Auth::Iam);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -65,6 +65,11 @@ struct UpArgs {
     /// own; realm.env lists them, writer first (MIT flavour) [default: 0].
     #[arg(long)]
     replicas: Option<u32>,
+    /// IAM database authentication as Aurora does it (MIT flavour, needs root): role
+    /// iam_user (granted rds_iam) logs in with a token that PAM checks against the realm's
+    /// test key (secrets/iam.credentials); realm.env names the key and the region.
+    #[arg(long)]
+    iam: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,6 +101,7 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
             options.pg_port = up.pg_port;
             options.flavor = flavor.unwrap_or_default();
             options.replicas = up.replicas.unwrap_or(0);
+            options.iam = up.iam;
             let realm = Realm::up(&dir, options)
                 .with_context(|| format!("starting the realm in {}", dir.display()))?;
             println!(
@@ -122,6 +128,15 @@ pub fn run(args: RealmArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             print_instances(&realm)?;
+            if realm.iam() {
+                println!(
+                    "IAM: role {} logs in with a token signed by the key in {} for {}:{}",
+                    aurora_krb_realm::IAM_USER,
+                    realm.iam_credentials_file().display(),
+                    realm.db_host(),
+                    realm.pg_port()
+                );
+            }
             println!("folder: {}", realm.dir().display());
             let user = if realm.flavor() == Flavor::Trust {
                 "dave"
@@ -232,6 +247,9 @@ fn refuse_changes(
     }
     if let Some(r) = up.replicas.filter(|r| *r != realm.replicas()) {
         differ.push(format!("--replicas {r} (it has {})", realm.replicas()));
+    }
+    if up.iam && !realm.iam() {
+        differ.push("--iam (it was made without)".into());
     }
     if let Some(l) = lifetime.filter(|l| *l != realm.ticket_lifetime()) {
         differ.push(format!(

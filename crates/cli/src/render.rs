@@ -215,7 +215,15 @@ pub fn text(report: &Report, style: &TextStyle, total_ms: u64) -> String {
             let _ = writeln!(
                 out,
                 " {}",
-                paint(style.color, "1;32", "The Kerberos login works.")
+                paint(
+                    style.color,
+                    "1;32",
+                    if t.get("auth").and_then(|a| a.as_str()) == Some("iam") {
+                        "The IAM login works."
+                    } else {
+                        "The Kerberos login works."
+                    }
+                )
             );
         }
     }

@@ -15,6 +15,8 @@ pub enum Action {
     DescribeDbInstances,
     /// `ds:DescribeDirectories`.
     DescribeDirectories,
+    /// `sts:GetCallerIdentity` (allowed to every identity: it fails only on the credentials).
+    GetCallerIdentity,
 }
 
 impl Action {
@@ -24,6 +26,7 @@ impl Action {
             Action::DescribeDbClusters => "rds:DescribeDBClusters",
             Action::DescribeDbInstances => "rds:DescribeDBInstances",
             Action::DescribeDirectories => "ds:DescribeDirectories",
+            Action::GetCallerIdentity => "sts:GetCallerIdentity",
         }
     }
 }
@@ -91,6 +94,11 @@ impl Error {
 
     pub(crate) fn no_region(profile: Option<String>) -> Self {
         Error::new(Kind::NoRegion { profile }, None)
+    }
+
+    #[cfg_attr(not(feature = "connect"), allow(dead_code))]
+    pub(crate) fn no_credentials(profile: Option<String>) -> Self {
+        Error::new(Kind::NoCredentials { profile }, None)
     }
 
     pub(crate) fn timeout(action: Action, after: Duration) -> Self {
@@ -263,6 +271,22 @@ impl Error {
                 action,
                 code: "unexpected failure".into(),
             },
+        };
+        Error::new(kind, detail)
+    }
+
+    /// Classifies a failure of the SDK's RDS token signer (`aws_sdk_rds::auth_token`):
+    /// the credentials provider's errors by their type, anything else as a configuration
+    /// problem, with the signer's words as the detail.
+    #[cfg_attr(not(feature = "connect"), allow(dead_code))]
+    pub(crate) fn from_signer(err: Box<dyn StdError + Send + Sync>) -> Self {
+        let detail = Some(chain_text(&*err));
+        let kind = if let Some(cred) = find_in_chain::<CredentialsError>(&*err) {
+            classify_credentials(cred, None)
+        } else {
+            Kind::Config {
+                what: "the IAM authentication token could not be signed".into(),
+            }
         };
         Error::new(kind, detail)
     }

@@ -59,10 +59,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod caller;
 pub mod cluster;
 pub mod directory;
 pub mod error;
 pub mod findings;
+#[cfg(feature = "connect")]
+pub mod iam;
 mod lookup;
 pub mod names;
 mod report;

@@ -44,6 +44,7 @@
 
 mod ad;
 mod error;
+mod iam;
 mod ports;
 mod replicas;
 mod state;
@@ -51,6 +52,7 @@ mod trust;
 
 pub use ad::AdFault;
 pub use error::Error;
+pub use iam::{IAM_AND_AD_USER, IAM_USER, IamKey};
 pub use replicas::{Instance, Role};
 pub use state::{Flavor, RealmOptions};
 pub use trust::{BRANCH_REALM, TrustFault, USER_REALM, USER_REALM_USERS};

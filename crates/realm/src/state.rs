@@ -53,6 +53,10 @@ pub struct RealmOptions {
     /// a host name and port of its own, as the instances of an Aurora cluster (see
     /// [`Realm::instances`](crate::Realm::instances)). MIT flavour only.
     pub replicas: u32,
+    /// IAM database authentication as Aurora does it (MIT flavour, needs root): roles in
+    /// `rds_iam` log in with a SigV4 token that PAM checks against the realm's test key
+    /// (see [`Realm::iam_key`](crate::Realm::iam_key)).
+    pub iam: bool,
 }
 
 impl Default for RealmOptions {
@@ -69,6 +73,7 @@ impl Default for RealmOptions {
             user_realm: crate::trust::USER_REALM.into(),
             user_kdc_port: None,
             replicas: 0,
+            iam: false,
         }
     }
 }
@@ -89,6 +94,13 @@ impl RealmOptions {
     /// Adds `n` readers (hot standbys) beside the writer.
     pub fn replicas(mut self, n: u32) -> Self {
         self.replicas = n;
+        self
+    }
+
+    /// Lets the roles in `rds_iam` log in with IAM authentication tokens (see
+    /// [`RealmOptions::iam`](RealmOptions#structfield.iam)).
+    pub fn iam(mut self, on: bool) -> Self {
+        self.iam = on;
         self
     }
 
@@ -125,6 +137,9 @@ pub(crate) struct State {
     /// The readers' ports (instance 2 on the first); empty without readers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) replica_ports: Vec<u16>,
+    /// IAM database authentication (`IAM=1`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) iam: bool,
 }
 
 const STATE_FILE: &str = "realm.json";
@@ -137,6 +152,20 @@ impl State {
                  them; make the realm with flavor mit or ad, or without replicas",
                 o.flavor
             )));
+        }
+        if o.iam && o.flavor != Flavor::Mit {
+            return Err(Error::Unsupported(format!(
+                "IAM authentication with the {:?} flavour: only the MIT flavour has it; make \
+                 the realm with flavor mit, or without iam",
+                o.flavor
+            )));
+        }
+        if o.iam && !nix::unistd::geteuid().is_root() {
+            return Err(Error::Unsupported(
+                "IAM authentication needs root: the realm writes its PAM service to \
+                 /etc/pam.d; run as root, or make the realm without iam"
+                    .into(),
+            ));
         }
         let ad_addr = crate::ad::choose_addr(&o)?;
         let kdc_port = match o.kdc_port {
@@ -200,6 +229,7 @@ impl State {
             user_kdc_port,
             branch_kdc_port,
             replica_ports,
+            iam: o.iam,
         })
     }
 
@@ -246,6 +276,7 @@ impl State {
                     .collect::<Vec<_>>()
                     .join(" "),
             )
+            .env("IAM", if self.iam { "1" } else { "0" })
             .env_remove("CLIENT_KDC")
             .env_remove("CLIENT_PG_ADDR")
             .env_remove("CLIENT_PG_PORT");

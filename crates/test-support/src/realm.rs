@@ -25,6 +25,11 @@ pub fn ad() -> Realm {
     start(options)
 }
 
+/// A realm whose `rds_iam` roles log in with IAM tokens checked by PAM (needs root).
+pub fn iam() -> Realm {
+    start(RealmOptions::default().iam(true))
+}
+
 /// A fresh FILE credential cache of `user` (kinit with the user's password) in the realm's
 /// folder: each call gets its own file, so tests never share a cache.
 pub fn fresh_ccache(realm: &Realm, user: &str) -> PathBuf {
