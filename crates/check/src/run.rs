@@ -42,6 +42,7 @@ pub struct Check {
     krb5_config: Option<String>,
     krb5ccname: Option<String>,
     keep_port: bool,
+    client: aurora_krb_domain::ClientSpec,
 }
 
 /// Called with each result as its check finishes (a progress display).
@@ -58,6 +59,7 @@ impl Check {
             krb5_config: std::env::var("KRB5_CONFIG").ok(),
             krb5ccname: std::env::var("KRB5CCNAME").ok(),
             keep_port: false,
+            client: aurora_krb_domain::ClientSpec::default(),
         }
     }
 
@@ -70,6 +72,14 @@ impl Check {
             region: region.map(str::to_string),
             profile: profile.map(str::to_string),
         });
+        self
+    }
+
+    /// Where the client connects from (its security group and/or CIDR, checked with
+    /// [`ClientSpec::parse`](aurora_krb_domain::ClientSpec::parse)): `aws.network` then also
+    /// verifies client → cluster on the DB port and client → domain controllers.
+    pub fn client_network(mut self, client: aurora_krb_domain::ClientSpec) -> Check {
+        self.client = client;
         self
     }
 
@@ -118,6 +128,7 @@ impl Check {
                 &cluster.id,
                 cluster.region.as_deref(),
                 cluster.profile.as_deref(),
+                &self.client,
                 limit,
             )
             .await;

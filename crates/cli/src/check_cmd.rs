@@ -125,6 +125,13 @@ pub struct CheckFlags {
     /// AWS profile.
     #[arg(long, requires = "cluster")]
     pub profile: Option<String>,
+    /// The client's security group: aws.network also checks client -> cluster (DB port)
+    /// and client -> domain controllers (DNS, Kerberos).
+    #[arg(long, requires = "cluster", value_name = "sg-ID")]
+    pub client_sg: Option<String>,
+    /// The client's addresses (CIDR or one IPv4 address), for the same checks.
+    #[arg(long, requires = "cluster", value_name = "CIDR")]
+    pub client_cidr: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -206,6 +213,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .keep_port(args.port.is_some());
     if let Some(cluster) = &args.cluster {
         check = check.cluster(cluster, args.region.as_deref(), args.profile.as_deref());
+    }
+    match aurora_krb_domain::ClientSpec::parse(
+        args.client_sg.as_deref(),
+        args.client_cidr.as_deref(),
+    ) {
+        Ok(client) => check = check.client_network(client),
+        Err(e) => {
+            return Ok(usage(
+                args.format,
+                format!("--client-sg/--client-cidr: {e}"),
+            ));
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
