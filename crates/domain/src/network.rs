@@ -2104,7 +2104,15 @@ mod tests {
         ));
         f.network_acls.as_mut().unwrap().push(acl);
         let v = verdict(&f);
-        let p = only(&v, "network.nacl_blocks");
+        // One problem per cluster subnet the deny meets.
+        let blocks: Vec<&Problem> = v
+            .problems
+            .iter()
+            .filter(|p| p.id == "network.nacl_blocks")
+            .collect();
+        assert_eq!(blocks.len(), 2, "{blocks:#?}");
+        assert_eq!(v.problems.len(), 2, "{:#?}", v.problems);
+        let p = blocks[0];
         assert_eq!(p.severity, Severity::Error);
         assert_eq!(p.resource, "acl-dc");
         assert_eq!(p.ports, ["udp 88"]);

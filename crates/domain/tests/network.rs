@@ -608,51 +608,31 @@ async fn a_denied_ec2_call_names_the_caller_the_action_and_the_statement() {
 }
 
 #[tokio::test]
-async fn a_denied_cluster_lookup_names_the_caller() {
-    let moto = Moto::start();
-    let net = vpc(&moto, 89);
-    setup(&moto, &net, &net, &net.cidr, "hidden").await;
-    let (key, secret) =
-        restricted_user(&moto, &["ds:DescribeDirectories", "sts:GetCallerIdentity"]);
-    let cfg = sdk_config(&moto, &key, &secret).await;
-    let err = Inspector::from_sdk_config(&cfg, options())
-        .unwrap()
-        .inspect_cluster("hidden")
-        .await
-        .unwrap_err();
-    assert!(err.is_access_denied(), "{err}");
-    assert_eq!(err.caller(), Some(AUDITOR));
-    assert_eq!(err.missing_iam_action(), Some("rds:DescribeDBClusters"));
-    let text = err.to_string();
-    assert!(
-        text.contains(&format!("{AUDITOR} may not call rds:DescribeDBClusters")),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#""Action": "rds:DescribeDBClusters""#),
-        "{text}"
-    );
-}
-
-#[tokio::test]
 async fn without_sts_the_caller_stays_unnamed() {
-    // GetCallerIdentity itself denied (moto only; AWS never denies it): the error still
-    // names the action and the fix, and says "the caller".
+    // An inspector built from clients without STS: the denial still names the action and
+    // the fix, and says "the caller".
     let moto = Moto::start();
     let net = vpc(&moto, 90);
     setup(&moto, &net, &net, &net.cidr, "anon").await;
-    let (key, secret) = restricted_user(&moto, &["ds:DescribeDirectories"]);
+    let (key, secret) = restricted_user(&moto, &["rds:Describe*", "ds:DescribeDirectories"]);
     let cfg = sdk_config(&moto, &key, &secret).await;
-    let err = Inspector::from_sdk_config(&cfg, options())
-        .unwrap()
-        .inspect_cluster("anon")
-        .await
-        .unwrap_err();
-    assert!(err.is_access_denied(), "{err}");
-    assert_eq!(err.caller(), None);
+    let report = Inspector::from_clients(
+        aws_sdk_rds::Client::new(&cfg),
+        aws_sdk_directory::Client::new(&cfg),
+        options(),
+    )
+    .unwrap()
+    .with_ec2(aws_sdk_ec2::Client::new(&cfg))
+    .inspect_cluster("anon")
+    .await
+    .unwrap();
+    let f = find(&report, "network.lookup_failed");
     assert!(
-        err.message()
-            .contains("the caller may not call rds:DescribeDBClusters"),
-        "{err}"
+        f.message
+            .contains("access denied: the caller may not call ec2:DescribeSubnets"),
+        "{}",
+        f.message
     );
+    let gaps = &report.network_path.as_ref().unwrap().facts.gaps;
+    assert!(gaps.iter().all(|g| g.caller.is_none()), "{gaps:#?}");
 }
