@@ -7,7 +7,7 @@ use crate::{CheckId, CheckResult, Status};
 #[cfg(feature = "aws")]
 use aurora_krb_domain::names::KerberosNames;
 #[cfg(feature = "aws")]
-use aurora_krb_domain::{Finding, Inspector, Options, Report, Severity};
+use aurora_krb_domain::{ClientSpec, Finding, Inspector, Options, Report, Severity};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,7 @@ pub async fn aws_checks(
     cluster: &str,
     region: Option<&str>,
     profile: Option<&str>,
+    client: &ClientSpec,
     limit: Duration,
 ) -> AwsOutcome {
     let started = Instant::now();
@@ -49,7 +50,9 @@ pub async fn aws_checks(
         options = options.profile(p);
     }
     let result = async {
-        let inspector = Inspector::from_env(options).await?;
+        let inspector = Inspector::from_env(options)
+            .await?
+            .with_client(client.clone());
         inspector.inspect_cluster(cluster).await
     }
     .await;
@@ -60,6 +63,7 @@ pub async fn aws_checks(
                 fix: e.fix(),
                 error: e.id(),
                 missing_iam_action: e.missing_iam_action(),
+                caller: e.caller().map(str::to_owned),
             };
             AwsOutcome {
                 checks: inspection_failed(cluster, &failure)
@@ -117,6 +121,8 @@ struct InspectionFailure {
     error: &'static str,
     /// The IAM action that was denied, when one was.
     missing_iam_action: Option<&'static str>,
+    /// Who was denied (the caller's ARN), when it could be told.
+    caller: Option<String>,
 }
 
 /// The `aws.*` results when the cluster could not be inspected: `aws.cluster` fails and the
@@ -131,6 +137,10 @@ fn inspection_failed(cluster: &str, failure: &InspectionFailure) -> Vec<CheckRes
     .with_detail("error", failure.error);
     if let Some(a) = failure.missing_iam_action {
         first.detail("missing_iam_action", a);
+        first.detail("policy_statement", aurora_krb_domain::policy_statement(a));
+    }
+    if let Some(c) = &failure.caller {
+        first.detail("caller", c.as_str());
     }
     let mut checks = vec![first];
     for id in [
@@ -145,11 +155,14 @@ fn inspection_failed(cluster: &str, failure: &InspectionFailure) -> Vec<CheckRes
 
 #[cfg(feature = "aws")]
 fn from_report(report: &Report, started: Instant) -> AwsOutcome {
+    let mut checks = verdicts(&report.findings);
+    if let Some(path) = &report.network_path
+        && let Some(net) = checks.iter_mut().find(|c| c.id == CheckId::AwsNetwork)
+    {
+        network_details(net, path);
+    }
     AwsOutcome {
-        checks: verdicts(&report.findings)
-            .into_iter()
-            .map(|r| r.timed(started))
-            .collect(),
+        checks: checks.into_iter().map(|r| r.timed(started)).collect(),
         expect: expect(report.names.as_ref()),
         writer_endpoint: report.cluster.writer_endpoint.clone(),
         port: report.cluster.port.and_then(|p| u16::try_from(p).ok()),
@@ -204,6 +217,19 @@ fn verdict(check: aurora_krb_domain::CheckId, findings: &[&Finding]) -> CheckRes
     };
     r.detail("findings", json!(lines));
     r
+}
+
+/// The verified network path as evidence of `aws.network`: each hop, each problem with the
+/// rule at fault and its fix commands, and the lookups that failed.
+fn network_details(r: &mut CheckResult, path: &aurora_krb_domain::network::NetworkPath) {
+    r.detail("paths", json!(path.verdict.hops));
+    r.detail("problems", json!(path.verdict.problems));
+    if !path.facts.gaps.is_empty() {
+        r.detail("unverified", json!(path.facts.gaps));
+    }
+    if path.facts.client.is_known() {
+        r.detail("client", json!(path.facts.client));
+    }
 }
 
 /// The realm and host names the directory implies, for the local checks.
@@ -415,6 +441,7 @@ mod tests {
             fix: "allow rds:DescribeDBClusters".into(),
             error: "aws.access_denied",
             missing_iam_action: Some("rds:DescribeDBClusters"),
+            caller: Some("arn:aws:iam::123456789012:user/alice".into()),
         };
         let checks = inspection_failed("mydb", &failure);
         assert_eq!(checks.len(), 4);
@@ -428,6 +455,16 @@ mod tests {
         assert_eq!(
             first.details["missing_iam_action"],
             "rds:DescribeDBClusters"
+        );
+        assert_eq!(
+            first.details["caller"],
+            "arn:aws:iam::123456789012:user/alice"
+        );
+        assert!(
+            first.details["policy_statement"]
+                .as_str()
+                .unwrap()
+                .contains(r#""Action": "rds:DescribeDBClusters""#)
         );
         for c in &checks[1..] {
             assert_eq!(c.status, Status::Skip, "{c:?}");
@@ -446,10 +483,12 @@ mod tests {
 
         let no_action = InspectionFailure {
             missing_iam_action: None,
+            caller: None,
             ..failure
         };
         let first = &inspection_failed("mydb", &no_action)[0];
         assert!(!first.details.contains_key("missing_iam_action"));
+        assert!(!first.details.contains_key("caller"));
     }
 
     #[test]

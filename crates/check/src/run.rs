@@ -46,6 +46,8 @@ pub struct Check {
     keep_port: bool,
     host_concurrency: usize,
     auth: crate::Auth,
+    #[cfg(feature = "aws")]
+    client: aurora_krb_domain::ClientSpec,
 }
 
 /// How many hosts of a list are checked at the same time, unless told otherwise.
@@ -67,6 +69,8 @@ impl Check {
             keep_port: false,
             host_concurrency: HOST_CONCURRENCY,
             auth: crate::Auth::Kerberos,
+    #[cfg(feature = "aws")]
+            client: aurora_krb_domain::ClientSpec::default(),
         }
     }
 
@@ -87,6 +91,14 @@ impl Check {
             region: region.map(str::to_string),
             profile: profile.map(str::to_string),
         });
+        self
+    }
+
+    /// Where the client connects from (its security group and/or CIDR, checked with
+    /// [`ClientSpec::parse`](aurora_krb_domain::ClientSpec::parse)): `aws.network` then also
+    /// verifies client → cluster on the DB port and client → domain controllers.
+    pub fn client_network(mut self, client: aurora_krb_domain::ClientSpec) -> Check {
+        self.client = client;
         self
     }
 
@@ -158,6 +170,7 @@ impl Check {
                 &cluster.id,
                 cluster.region.as_deref(),
                 cluster.profile.as_deref(),
+                &self.client,
                 limit,
             )
             .await;

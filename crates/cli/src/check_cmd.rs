@@ -146,6 +146,13 @@ pub struct CheckFlags {
     /// answer and the role's rds_iam membership).
     #[arg(long, value_enum, default_value = "kerberos")]
     pub auth: AuthArg,
+    /// The client's security group: aws.network also checks client -> cluster (DB port)
+    /// and client -> domain controllers (DNS, Kerberos).
+    #[arg(long, requires = "cluster", value_name = "sg-ID")]
+    pub client_sg: Option<String>,
+    /// The client's addresses (CIDR or one IPv4 address), for the same checks.
+    #[arg(long, requires = "cluster", value_name = "CIDR")]
+    pub client_cidr: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -230,6 +237,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     if args.auth == AuthArg::Iam {
         check = check.auth(aurora_krb_check::Auth::Iam);
+    }
+    match aurora_krb_domain::ClientSpec::parse(
+        args.client_sg.as_deref(),
+        args.client_cidr.as_deref(),
+    ) {
+        Ok(client) => check = check.client_network(client),
+        Err(e) => {
+            return Ok(usage(
+                args.format,
+                format!("--client-sg/--client-cidr: {e}"),
+            ));
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -15,7 +15,21 @@ pub enum Action {
     DescribeDbInstances,
     /// `ds:DescribeDirectories`.
     DescribeDirectories,
-    /// `sts:GetCallerIdentity` (allowed to every identity: it fails only on the credentials).
+    /// `rds:DescribeDBSubnetGroups`.
+    DescribeDbSubnetGroups,
+    /// `ec2:DescribeSubnets`.
+    DescribeSubnets,
+    /// `ec2:DescribeSecurityGroups`.
+    DescribeSecurityGroups,
+    /// `ec2:DescribeNetworkAcls`.
+    DescribeNetworkAcls,
+    /// `ec2:DescribeRouteTables`.
+    DescribeRouteTables,
+    /// `ec2:DescribeVpcPeeringConnections`.
+    DescribeVpcPeeringConnections,
+    /// `ec2:DescribeTransitGatewayAttachments`.
+    DescribeTransitGatewayAttachments,
+    /// `sts:GetCallerIdentity` (needs no permission; only asked after an access denial).
     GetCallerIdentity,
 }
 
@@ -26,9 +40,31 @@ impl Action {
             Action::DescribeDbClusters => "rds:DescribeDBClusters",
             Action::DescribeDbInstances => "rds:DescribeDBInstances",
             Action::DescribeDirectories => "ds:DescribeDirectories",
+            Action::DescribeDbSubnetGroups => "rds:DescribeDBSubnetGroups",
+            Action::DescribeSubnets => "ec2:DescribeSubnets",
+            Action::DescribeSecurityGroups => "ec2:DescribeSecurityGroups",
+            Action::DescribeNetworkAcls => "ec2:DescribeNetworkAcls",
+            Action::DescribeRouteTables => "ec2:DescribeRouteTables",
+            Action::DescribeVpcPeeringConnections => "ec2:DescribeVpcPeeringConnections",
+            Action::DescribeTransitGatewayAttachments => "ec2:DescribeTransitGatewayAttachments",
             Action::GetCallerIdentity => "sts:GetCallerIdentity",
         }
     }
+
+    /// Every action the inspection may call, in the order it calls them.
+    pub const ALL: [Action; 11] = [
+        Action::DescribeDbClusters,
+        Action::DescribeDbInstances,
+        Action::DescribeDirectories,
+        Action::DescribeDbSubnetGroups,
+        Action::DescribeSubnets,
+        Action::DescribeSecurityGroups,
+        Action::DescribeNetworkAcls,
+        Action::DescribeRouteTables,
+        Action::DescribeVpcPeeringConnections,
+        Action::DescribeTransitGatewayAttachments,
+        Action::GetCallerIdentity,
+    ];
 }
 
 impl fmt::Display for Action {
@@ -46,6 +82,8 @@ struct Inner {
     kind: Kind,
     /// The SDK's own words, for the curious (never carries credentials: the SDK redacts them).
     detail: Option<String>,
+    /// The caller's ARN, for access-denied errors when `sts:GetCallerIdentity` told it.
+    caller: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +127,11 @@ fn secs(d: &Duration) -> String {
 
 impl Error {
     fn new(kind: Kind, detail: Option<String>) -> Self {
-        Error(Box::new(Inner { kind, detail }))
+        Error(Box::new(Inner {
+            kind,
+            detail,
+            caller: None,
+        }))
     }
 
     pub(crate) fn no_region(profile: Option<String>) -> Self {
@@ -123,9 +165,25 @@ impl Error {
         Error::new(Kind::Config { what: what.into() }, None)
     }
 
+    /// Names the caller of an access-denied error (its ARN), or leaves it unnamed.
+    pub(crate) fn with_caller(mut self, arn: Option<String>) -> Self {
+        self.0.caller = arn;
+        self
+    }
+
+    /// The caller's ARN, when access was denied and `sts:GetCallerIdentity` told it.
+    pub fn caller(&self) -> Option<&str> {
+        self.0.caller.as_deref()
+    }
+
     /// What went wrong, without the fix (the `Display` form carries both).
     pub fn message(&self) -> String {
-        self.0.kind.to_string()
+        match (&self.0.kind, &self.0.caller) {
+            (Kind::AccessDenied { action }, Some(arn)) => {
+                format!("access denied: {arn} may not call {action}")
+            }
+            (kind, _) => kind.to_string(),
+        }
     }
 
     /// What to do about it, in one sentence.
@@ -139,8 +197,19 @@ impl Error {
             Kind::CredentialsExpired => "refresh them: `aws sso login` for SSO profiles, or fetch new temporary credentials (AWS_SESSION_TOKEN)".into(),
             Kind::CredentialsInvalid { .. } => "check the access key and secret (or the profile) and the system clock; the key may have been deleted or deactivated".into(),
             Kind::AccessDenied { action } => format!(
-                "allow `{}` to the caller's IAM identity (user, role or permission set); the full set is rds:DescribeDBClusters, rds:DescribeDBInstances and ds:DescribeDirectories",
-                action.iam_action()
+                "allow `{}` to {}: add the policy statement {} to its policy; the full set the inspection calls is {}",
+                action.iam_action(),
+                self.0
+                    .caller
+                    .as_deref()
+                    .map_or("the caller's IAM identity (user, role or permission set)".to_owned(), |a| format!("`{a}`")),
+                crate::whoami::policy_statement(action.iam_action()),
+                Action::ALL
+                    .iter()
+                    .filter(|a| **a != Action::GetCallerIdentity)
+                    .map(|a| a.iam_action())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Kind::Throttled { .. } => "wait a moment and run again; if it persists, other tools are using up the account's API rate".into(),
             Kind::Timeout { .. } => "check the network path to the AWS endpoint (proxy, VPC endpoint, AWS_ENDPOINT_URL), or raise the timeout".into(),
@@ -394,7 +463,7 @@ fn chain_mentions(err: &(dyn StdError + 'static), needle: &str) -> bool {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}; fix: {}", self.0.kind, self.fix())
+        write!(f, "{}; fix: {}", self.message(), self.fix())
     }
 }
 

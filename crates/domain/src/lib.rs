@@ -14,7 +14,12 @@
 //! timeouts and retries on top. Every AWS call is bounded by [`Options::timeout`].
 //!
 //! The IAM actions used: `rds:DescribeDBClusters`, `rds:DescribeDBInstances`,
-//! `ds:DescribeDirectories`.
+//! `ds:DescribeDirectories`, and for the network path ([`network`]) `rds:DescribeDBSubnetGroups`,
+//! `ec2:DescribeSubnets`, `ec2:DescribeSecurityGroups`, `ec2:DescribeNetworkAcls`,
+//! `ec2:DescribeRouteTables`, `ec2:DescribeVpcPeeringConnections`,
+//! `ec2:DescribeTransitGatewayAttachments` ([`error::Action::ALL`]). When AWS denies one, the
+//! error names the caller (`sts:GetCallerIdentity`, asked once, only then; it needs no
+//! permission).
 //!
 //! # Example
 //!
@@ -68,12 +73,16 @@ pub mod findings;
 pub mod iam;
 mod lookup;
 pub mod names;
+pub mod network;
 mod report;
+mod whoami;
 
 pub use error::{Error, Result};
 pub use findings::{CheckGroup, CheckId, Finding, MembershipState, Severity};
 pub use lookup::Options;
+pub use network::ClientSpec;
 pub use report::{DirectoryProblem, NetworkRelation, Report};
+pub use whoami::policy_statement;
 
 use aws_config::SdkConfig;
 use directory::DirectoryLookup;
@@ -83,6 +92,7 @@ use lookup::Lookup;
 #[derive(Debug, Clone)]
 pub struct Inspector {
     lk: Lookup,
+    client: ClientSpec,
 }
 
 impl Inspector {
@@ -114,7 +124,42 @@ impl Inspector {
                 .retry_config(options.retry_config())
                 .build(),
         );
-        Ok(Self::assemble(rds, ds, region, &options))
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .timeout_config(options.timeout_config())
+                .retry_config(options.retry_config())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config)
+                .timeout_config(options.timeout_config())
+                .retry_config(options.retry_config())
+                .build(),
+        );
+        Ok(Self::assemble(rds, ds, region, &options)
+            .with_ec2(ec2)
+            .with_sts(sts))
+    }
+
+    /// Adds an EC2 client: the network path (security groups, network ACLs, routes, peering,
+    /// Transit Gateway) is verified only with one. [`Inspector::from_sdk_config`] adds it.
+    pub fn with_ec2(mut self, ec2: aws_sdk_ec2::Client) -> Self {
+        self.lk.ec2 = Some(ec2);
+        self
+    }
+
+    /// Adds an STS client, so that access-denied errors name the caller.
+    /// [`Inspector::from_sdk_config`] adds it.
+    pub fn with_sts(mut self, sts: aws_sdk_sts::Client) -> Self {
+        self.lk.whoami = whoami::Whoami::new(Some(sts), self.lk.timeout);
+        self
+    }
+
+    /// Where the client connects from: adds the client → cluster and client → domain
+    /// controllers hops to the network verdict.
+    pub fn with_client(mut self, client: ClientSpec) -> Self {
+        self.client = client;
+        self
     }
 
     /// Uses clients the caller built (tests, custom HTTP clients). Their own timeouts and
@@ -142,10 +187,13 @@ impl Inspector {
             lk: Lookup {
                 rds,
                 ds,
+                ec2: None,
+                whoami: whoami::Whoami::new(None, options.timeout),
                 region,
                 timeout: options.timeout,
                 profile: options.profile.clone(),
             },
+            client: ClientSpec::default(),
         }
     }
 
@@ -165,9 +213,15 @@ impl Inspector {
             return Err(Error::config("the cluster identifier is empty"));
         }
         tracing::debug!(id, region = %self.lk.region, "inspecting cluster");
-        let cluster = cluster::find_cluster(&self.lk, id).await?;
+        let cluster = match cluster::find_cluster(&self.lk, id).await {
+            Ok(c) => c,
+            Err(e) => return Err(self.lk.name_caller(e).await),
+        };
         let cluster = cluster::ClusterFacts::from(&cluster);
-        let instances = cluster::list_instances(&self.lk, &cluster).await;
+        let instances = match cluster::list_instances(&self.lk, &cluster).await {
+            Ok(i) => Ok(i),
+            Err(e) => Err(self.lk.name_caller(e).await),
+        };
         let joined = report::joined_directory(&cluster, instances.as_deref().unwrap_or(&[]))
             .map(str::to_owned);
         let directory = match joined {
@@ -175,20 +229,26 @@ impl Inspector {
             Some(directory_id) => match directory::describe(&self.lk, &directory_id).await {
                 DirectoryLookup::Found(d) => Ok(*d),
                 DirectoryLookup::NotFound => Err(DirectoryProblem::NotFound { directory_id }),
-                DirectoryLookup::Failed(e) => Err(DirectoryProblem::LookupFailed {
-                    directory_id,
-                    error: e.id().to_owned(),
-                    message: e.message(),
-                    fix: e.fix(),
-                }),
+                DirectoryLookup::Failed(e) => {
+                    let e = self.lk.name_caller(e).await;
+                    Err(DirectoryProblem::LookupFailed {
+                        directory_id,
+                        error: e.id().to_owned(),
+                        message: e.message(),
+                        fix: e.fix(),
+                    })
+                }
             },
         };
+        let network =
+            network::gather(&self.lk, &cluster, directory.as_ref().ok(), &self.client).await;
         Ok(report::build(report::Facts {
             query: id.to_owned(),
             region: self.lk.region.clone(),
             cluster,
             instances,
             directory,
+            network,
         }))
     }
 }

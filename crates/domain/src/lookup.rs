@@ -139,6 +139,10 @@ impl Options {
 pub(crate) struct Lookup {
     pub(crate) rds: aws_sdk_rds::Client,
     pub(crate) ds: aws_sdk_directory::Client,
+    /// EC2, for the network path (absent: the path is not verified).
+    pub(crate) ec2: Option<aws_sdk_ec2::Client>,
+    /// Who is calling, asked only when access is denied.
+    pub(crate) whoami: crate::whoami::Whoami,
     pub(crate) region: String,
     pub(crate) timeout: Duration,
     pub(crate) profile: Option<String>,
@@ -147,6 +151,16 @@ pub(crate) struct Lookup {
 impl Lookup {
     pub(crate) fn profile(&self) -> Option<&str> {
         self.profile.as_deref()
+    }
+
+    /// Adds the caller's ARN to an access-denied error (one `GetCallerIdentity`, lazily).
+    pub(crate) async fn name_caller(&self, e: Error) -> Error {
+        if e.is_access_denied() {
+            let arn = self.whoami.arn().await;
+            e.with_caller(arn)
+        } else {
+            e
+        }
     }
 }
 

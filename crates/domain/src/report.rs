@@ -76,6 +76,10 @@ pub struct Report {
     pub directory_problem: Option<DirectoryProblem>,
     /// How the cluster's network relates to the directory's.
     pub network: NetworkRelation,
+    /// The network path verified through EC2: the facts and the verdict (absent when the
+    /// inspector had no EC2 client).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_path: Option<crate::network::NetworkPath>,
     /// Whether IAM database authentication is enabled on the cluster.
     pub iam_database_authentication: bool,
     /// The Kerberos names a client should use (absent when the realm is not known).
@@ -129,6 +133,7 @@ pub(crate) struct Facts {
     pub cluster: ClusterFacts,
     pub instances: Result<Vec<InstanceFacts>, Error>,
     pub directory: Result<DirectoryFacts, DirectoryProblem>,
+    pub network: Option<crate::network::NetworkFacts>,
 }
 
 pub(crate) fn build(facts: Facts) -> Report {
@@ -139,6 +144,7 @@ pub(crate) fn build(facts: Facts) -> Report {
         cluster,
         instances,
         directory,
+        network: network_facts,
     } = facts;
     let cluster_subject = format!("cluster {}", cluster.identifier);
 
@@ -295,7 +301,17 @@ pub(crate) fn build(facts: Facts) -> Report {
 
     // aws.network
     let network = network_relation(&cluster, &instances, directory.as_ref());
-    network_findings(&mut f, &network, &cluster, directory.as_ref());
+    let network_path = network_facts.map(|facts| crate::network::NetworkPath {
+        verdict: crate::network::verdict(&facts),
+        facts,
+    });
+    network_findings(
+        &mut f,
+        &network,
+        &cluster,
+        directory.as_ref(),
+        network_path.as_ref(),
+    );
 
     // The names: the directory's DNS name, or the FQDN RDS reports.
     let domain = directory
@@ -351,6 +367,7 @@ pub(crate) fn build(facts: Facts) -> Report {
         directory,
         directory_problem,
         network,
+        network_path,
         names,
         findings: f,
     }
@@ -637,7 +654,18 @@ fn network_findings(
     network: &NetworkRelation,
     cluster: &ClusterFacts,
     directory: Option<&DirectoryFacts>,
+    path: Option<&crate::network::NetworkPath>,
 ) {
+    if let Some(path) = path {
+        crate::network::findings(
+            f,
+            network,
+            cluster,
+            directory.is_some_and(|d| d.is_shared()),
+            path,
+        );
+        return;
+    }
     let subject = format!("cluster {}", cluster.identifier);
     match network {
         NetworkRelation::SameVpc { vpc_id } => f.push(Finding::new(

@@ -87,6 +87,83 @@ impl Moto {
         self.query("rds", "2014-10-31", action, params)
     }
 
+    /// Calls an IAM Query API action.
+    pub fn iam(&self, action: &str, params: &[(&str, &str)]) -> String {
+        self.query("iam", "2010-05-08", action, params)
+    }
+
+    /// Turns moto's IAM enforcement on for every later request (`/moto-api/reset-auth`):
+    /// from then on only the access keys created through [`Moto::iam`] are accepted, with
+    /// their policies. Set up the fixtures first.
+    pub fn enforce_iam(&self) {
+        let body = "0";
+        let request = format!(
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            port = self.port,
+            len = body.len()
+        );
+        let mut stream =
+            TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect to moto");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .expect("read moto's answer");
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "reset-auth failed: {response}"
+        );
+    }
+
+    /// Gives a directory's security group the inbound rules AWS creates for its controllers
+    /// (`UpdateSecurityGroupForDirectoryControllers`), from `cidr`; moto creates the group
+    /// without them. Returns the group id.
+    pub fn open_directory_security_group(&self, directory_id: &str, cidr: &str) -> String {
+        let d = self.ds(
+            "DescribeDirectories",
+            &format!(r#"{{"DirectoryIds":["{directory_id}"]}}"#),
+        );
+        let sg = json_string(&d, "SecurityGroupId");
+        let mut params: Vec<(String, String)> = vec![("GroupId".into(), sg.clone())];
+        let rules: [(&str, u16, u16); 16] = [
+            ("udp", 53, 53),
+            ("udp", 88, 88),
+            ("udp", 123, 123),
+            ("udp", 138, 138),
+            ("udp", 389, 389),
+            ("udp", 445, 445),
+            ("udp", 464, 464),
+            ("tcp", 53, 53),
+            ("tcp", 88, 88),
+            ("tcp", 135, 135),
+            ("tcp", 389, 389),
+            ("tcp", 445, 445),
+            ("tcp", 464, 464),
+            ("tcp", 636, 636),
+            ("tcp", 1024, 65535),
+            ("tcp", 3268, 3269),
+        ];
+        for (i, (proto, from, to)) in rules.iter().enumerate() {
+            let n = i + 1;
+            params.push((format!("IpPermissions.{n}.IpProtocol"), proto.to_string()));
+            params.push((format!("IpPermissions.{n}.FromPort"), from.to_string()));
+            params.push((format!("IpPermissions.{n}.ToPort"), to.to_string()));
+            params.push((
+                format!("IpPermissions.{n}.IpRanges.1.CidrIp"),
+                cidr.to_string(),
+            ));
+        }
+        let refs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.ec2("AuthorizeSecurityGroupIngress", &refs);
+        sg
+    }
+
     /// Calls a Directory Service (JSON protocol) operation with a JSON body.
     pub fn ds(&self, operation: &str, json: &str) -> String {
         self.post(
@@ -179,6 +256,8 @@ impl Moto {
             ),
         );
         let dir = json_string(&dir, "DirectoryId");
+        // As AWS sets the directory up: its controllers admit the VPC.
+        self.open_directory_security_group(&dir, &format!("10.{octet}.0.0/16"));
         let group = format!("{id}-subnets");
         self.rds(
             "CreateDBSubnetGroup",
