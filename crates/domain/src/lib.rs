@@ -14,7 +14,11 @@
 //! timeouts and retries on top. Every AWS call is bounded by [`Options::timeout`].
 //!
 //! The IAM actions used: `rds:DescribeDBClusters`, `rds:DescribeDBInstances`,
-//! `ds:DescribeDirectories`.
+//! `ds:DescribeDirectories`; [`permissions::ACTIONS`] lists every action of the whole tool
+//! (the least-privilege policy `docs/iam-policy.json`).
+//!
+//! [`Inspector::list_clusters`] lists every Aurora PostgreSQL cluster of the region, for
+//! fleet checks.
 //!
 //! # Example
 //!
@@ -63,8 +67,10 @@ pub mod cluster;
 pub mod directory;
 pub mod error;
 pub mod findings;
+mod fleet;
 mod lookup;
 pub mod names;
+pub mod permissions;
 mod report;
 
 pub use error::{Error, Result};
