@@ -33,6 +33,7 @@
 //! ```
 
 mod aws;
+pub mod fleet;
 mod id;
 mod krb5;
 mod pipeline;
@@ -42,6 +43,7 @@ mod run;
 mod server;
 mod trust;
 
+pub use fleet::{Fleet, FleetReport};
 pub use id::CheckId;
 pub use report::{CheckResult, Report, Status};
 pub use run::{Check, Error};
