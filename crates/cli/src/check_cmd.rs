@@ -134,9 +134,9 @@ pub struct CheckFlags {
     /// --keytab, --principal or a connection string is given), then a summary table.
     #[arg(long, conflicts_with_all = ["cluster", "host", "hostaddr", "port"])]
     pub all_clusters: bool,
-    /// With --all-clusters: how many clusters are checked at once (1 to 64).
-    #[arg(long, requires = "all_clusters", default_value_t = aurora_krb_check::fleet::DEFAULT_CONCURRENCY, value_name = "N")]
-    pub concurrency: usize,
+    /// With --all-clusters: how many clusters are checked at once (1 to 64; default 8).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -210,6 +210,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let limit = Duration::from_secs_f64(args.timeout);
     if args.all_clusters {
         return run_fleet(&args, limit);
+    }
+    // clap counts --all-clusters' default `false` as present, so its `requires` lets this by.
+    if args.concurrency.is_some() {
+        return Ok(usage(
+            args.format,
+            "--concurrency is for --all-clusters\nfix: add --all-clusters, or drop --concurrency",
+        ));
     }
     if args.region.len() > 1 {
         return Ok(usage(
@@ -310,7 +317,10 @@ fn fleet_wants_login(args: &CheckFlags) -> bool {
 fn run_fleet(args: &CheckFlags, limit: Duration) -> anyhow::Result<ExitCode> {
     use aurora_krb_check::fleet::{ClusterOutcome, Fleet};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    if !(1..=64).contains(&args.concurrency) {
+    let concurrency = args
+        .concurrency
+        .unwrap_or(aurora_krb_check::fleet::DEFAULT_CONCURRENCY);
+    if !(1..=64).contains(&concurrency) {
         return Ok(usage(
             args.format,
             "--concurrency must be between 1 and 64\nfix: the default, 8, keeps within the AWS API rate limits",
@@ -318,7 +328,7 @@ fn run_fleet(args: &CheckFlags, limit: Duration) -> anyhow::Result<ExitCode> {
     }
     let mut fleet = Fleet::new()
         .timeout(limit)
-        .concurrency(args.concurrency)
+        .concurrency(concurrency)
         .profile(args.profile.as_deref());
     for r in &args.region {
         let r = r.trim();
