@@ -346,3 +346,56 @@ fn usage_errors_exit_2_and_are_json_under_format_json() {
         assert_eq!(v["error"]["kind"], "usage", "{json:?}");
     }
 }
+
+/// The wall time of `check --all-clusters` over 200 clusters in moto (one region: 3 in 4
+/// joined, 1 in 5 not, 1 in 20 joined to a missing directory), at concurrency 1, 8 and 32.
+/// A measurement, not a check: `cargo test -p aurora-krb --test fleet -- --ignored --nocapture`.
+/// (The in-process version is `crates/check/examples/fleet_bench.rs`.)
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn fleet_of_200_clusters_wall_time() {
+    let moto = Moto::start();
+    let names: Vec<String> = (0..200).map(|i| format!("db-{i:03}")).collect();
+    let clusters: Vec<(&str, FleetMember)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let kind = match i % 20 {
+                0 => FleetMember::MissingDirectory,
+                1..=4 => FleetMember::Plain,
+                _ => FleetMember::Joined,
+            };
+            (n.as_str(), kind)
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    moto.fleet(EAST, 90, &clusters);
+    eprintln!("setup: 200 clusters in {:.1} s", t.elapsed().as_secs_f64());
+    for n in ["1", "8", "32"] {
+        let t = std::time::Instant::now();
+        let o = aurora_krb(
+            &moto.url(),
+            &[
+                "--all-clusters",
+                "--region",
+                EAST,
+                "--concurrency",
+                n,
+                "--format",
+                "json",
+                "--timeout",
+                "20",
+            ],
+        );
+        let wall = t.elapsed().as_secs_f64();
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let s = &v["summary"];
+        assert_eq!(s["clusters"], 200);
+        assert_eq!(s["failed"], 10);
+        assert_eq!(s["skipped"], 40);
+        eprintln!(
+            "concurrency {n:>2}: {wall:.2} s wall (process), {} ms in the run; {}",
+            s["duration_ms"], s
+        );
+    }
+}
