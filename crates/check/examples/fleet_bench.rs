@@ -41,14 +41,14 @@ async fn main() {
 
     let moto = Moto::start();
     let started = Instant::now();
-    let names: Vec<String> = (0..count).map(|i| format!("db-{i:03}")).collect();
-    let clusters: Vec<(&str, FleetMember)> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), member(i)))
-        .collect();
     // moto's fixture calls are blocking HTTP: keep them off the runtime's workers.
     let moto = tokio::task::spawn_blocking(move || {
+        let names: Vec<String> = (0..count).map(|i| format!("db-{i:03}")).collect();
+        let clusters: Vec<(&str, FleetMember)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), member(i)))
+            .collect();
         moto.fleet(REGION, 90, &clusters);
         moto
     })
