@@ -56,6 +56,15 @@ pub async fn aws_checks(
         inspector.inspect_cluster(cluster).await
     }
     .await;
+    outcome(cluster, result, started)
+}
+
+/// The `aws.*` checks from an inspection's result (the fleet shares one inspector per region).
+pub(crate) fn outcome(
+    cluster: &str,
+    result: Result<Report, aurora_krb_domain::Error>,
+    started: Instant,
+) -> AwsOutcome {
     match result {
         Err(e) => {
             let failure = InspectionFailure {

@@ -38,6 +38,8 @@
 
 mod aws;
 mod iam;
+#[cfg(feature = "aws")]
+pub mod fleet;
 mod id;
 mod krb5;
 mod pipeline;
@@ -48,6 +50,8 @@ mod server;
 mod trust;
 
 pub use iam::Auth;
+#[cfg(feature = "aws")]
+pub use fleet::{Fleet, FleetReport};
 pub use id::CheckId;
 pub use report::{CheckResult, HostRole, HostSummary, Report, Status};
 pub use run::{Check, Error};

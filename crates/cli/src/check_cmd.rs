@@ -27,13 +27,17 @@ Examples:
   aurora-krb check \"host=db-1.corp.example.com,db-2.corp.example.com target_session_attrs=read-write user=alice@CORP.EXAMPLE.COM\"
   # An IAM database authentication login (a role granted rds_iam), the cluster's IAM setting too
   aurora-krb check --auth iam --cluster mydb --region us-east-1 -U app_iam --sslrootcert /etc/ssl/rds/global-bundle.pem
+  # Every Aurora PostgreSQL cluster of the account in two regions (AWS side), a summary table
+  aurora-krb check --all-clusters --region us-east-1 --region eu-west-1
   # For scripts and monitoring
   aurora-krb check --format json | jq '.checks[] | select(.status==\"fail\")'
   aurora-krb check --format prometheus > /var/lib/node_exporter/textfile/aurora_krb.prom
 
 Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 usage error.
 With a host list, no host meeting target_session_attrs fails (server.target); an unreachable
-host that is not needed only warns.";
+host that is not needed only warns.
+
+With --all-clusters: 1 when a cluster failed or a region could not be listed.";
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -94,6 +98,7 @@ pub struct CheckArgs {
 
 /// The flags themselves.
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("aws_target").args(["cluster", "all_clusters"])))]
 pub struct CheckFlags {
     /// A libpq connection string (`host=... user=...`) or URI (`postgresql://...`); PG* and
     /// KRB5* environment variables apply underneath, flags on top.
@@ -135,11 +140,11 @@ pub struct CheckFlags {
     /// --host is not set.
     #[arg(long)]
     pub cluster: Option<String>,
-    /// AWS region of the cluster.
-    #[arg(long, requires = "cluster")]
-    pub region: Option<String>,
+    /// AWS region of the cluster; with --all-clusters repeatable (default: the SDK's region).
+    #[arg(long, requires = "aws_target")]
+    pub region: Vec<String>,
     /// AWS profile.
-    #[arg(long, requires = "cluster")]
+    #[arg(long, requires = "aws_target")]
     pub profile: Option<String>,
     /// How the login authenticates: kerberos, or iam (a token from the AWS credentials:
     /// iam.* checks, the cluster's IAM setting with --cluster, verify-full TLS, the server's
@@ -153,6 +158,14 @@ pub struct CheckFlags {
     /// The client's addresses (CIDR or one IPv4 address), for the same checks.
     #[arg(long, requires = "cluster", value_name = "CIDR")]
     pub client_cidr: Option<String>,
+    /// Every Aurora PostgreSQL cluster of the account in the --region(s): the Kerberos ones
+    /// checked at once (the AWS side; the login to each writer endpoint too when -U,
+    /// --keytab, --principal or a connection string is given), then a summary table.
+    #[arg(long, conflicts_with_all = ["cluster", "host", "hostaddr", "port"])]
+    pub all_clusters: bool,
+    /// With --all-clusters: how many clusters are checked at once (1 to 64; default 8).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -224,6 +237,22 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let limit = Duration::from_secs_f64(args.timeout);
+    if args.all_clusters {
+        return run_fleet(&args, limit);
+    }
+    // clap counts --all-clusters' default `false` as present, so its `requires` lets this by.
+    if args.concurrency.is_some() {
+        return Ok(usage(
+            args.format,
+            "--concurrency is for --all-clusters\nfix: add --all-clusters, or drop --concurrency",
+        ));
+    }
+    if args.region.len() > 1 {
+        return Ok(usage(
+            args.format,
+            "--region is given more than once: --cluster checks one cluster in one region\nfix: give one --region, or check several regions with --all-clusters",
+        ));
+    }
     // Fail on bad settings before any network step.
     let config = match build_config(&args) {
         Ok(c) => c,
@@ -233,7 +262,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .timeout(limit)
         .keep_port(args.port.is_some());
     if let Some(cluster) = &args.cluster {
-        check = check.cluster(cluster, args.region.as_deref(), args.profile.as_deref());
+        check = check.cluster(
+            cluster,
+            args.region.first().map(String::as_str),
+            args.profile.as_deref(),
+        );
     }
     if args.auth == AuthArg::Iam {
         check = check.auth(aurora_krb_check::Auth::Iam);
@@ -312,4 +345,100 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     runtime.shutdown_timeout(Duration::from_millis(100));
     let failed = report.checks.iter().any(|c| c.status == Status::Fail);
     Ok(ExitCode::from(if failed { 1 } else { 0 }))
+}
+
+/// Whether `--all-clusters` also walks the login: a credential or connection settings given
+/// on the command line (the environment's PG* variables alone do not ask for it).
+fn fleet_wants_login(args: &CheckFlags) -> bool {
+    args.conninfo.is_some()
+        || args.user.is_some()
+        || args.keytab.is_some()
+        || args.principal.is_some()
+}
+
+/// `check --all-clusters`: the fleet run of `aurora-krb-check`, printed as a table, JSON or
+/// Prometheus text. Exit 1 when a cluster failed or a region could not be listed.
+fn run_fleet(args: &CheckFlags, limit: Duration) -> anyhow::Result<ExitCode> {
+    use aurora_krb_check::fleet::{ClusterOutcome, Fleet};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let concurrency = args
+        .concurrency
+        .unwrap_or(aurora_krb_check::fleet::DEFAULT_CONCURRENCY);
+    if !(1..=64).contains(&concurrency) {
+        return Ok(usage(
+            args.format,
+            "--concurrency must be between 1 and 64\nfix: the default, 8, keeps within the AWS API rate limits",
+        ));
+    }
+    let mut fleet = Fleet::new()
+        .timeout(limit)
+        .concurrency(concurrency)
+        .profile(args.profile.as_deref());
+    for r in &args.region {
+        let r = r.trim();
+        if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(usage(
+                args.format,
+                format!(
+                    "--region `{r}` is not a region name\nfix: give a region such as us-east-1"
+                ),
+            ));
+        }
+        fleet = fleet.region(r);
+    }
+    if fleet_wants_login(args) {
+        let config = match build_config(args) {
+            Ok(c) => c,
+            Err(e) => return Ok(usage(args.format, e)),
+        };
+        if config.get_host().is_some() || config.get_hostaddr().is_some() {
+            return Ok(usage(
+                args.format,
+                "--all-clusters logs in to each cluster's writer endpoint: no host may be given\nfix: remove host=/hostaddr= from the connection string and unset PGHOST and PGHOSTADDR",
+            ));
+        }
+        fleet = fleet.login(config);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let bar = (args.format == Format::Text && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(80));
+        b.set_message("listing the Aurora PostgreSQL clusters…");
+        b
+    });
+    let done = AtomicUsize::new(0);
+    let progress = |c: &ClusterOutcome| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(b) = &bar {
+            b.set_message(format!(
+                "{n} clusters done, last {} {}",
+                c.cluster,
+                c.status.as_str()
+            ));
+        }
+    };
+    let report = runtime.block_on(fleet.run_with_progress(&progress));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match args.format {
+        Format::Json => println!("{}", render::fleet_json(&report)),
+        Format::Prometheus => print!("{}", render::fleet_prometheus(&report)),
+        Format::Text => {
+            let color = use_color(args.color, std::io::stdout().is_terminal(), |k| {
+                std::env::var(k).ok()
+            });
+            let style = render::TextStyle {
+                color,
+                verbose: args.verbose,
+                width: 100,
+            };
+            print!("{}", render::fleet_text(&report, &style));
+        }
+    }
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    Ok(ExitCode::from(if report.ok { 0 } else { 1 }))
 }

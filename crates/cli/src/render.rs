@@ -414,6 +414,319 @@ pub fn prometheus(report: &Report, total_ms: u64) -> String {
     out
 }
 
+/// The `check --all-clusters` table: one line per cluster (cluster, region, Kerberos or
+/// not, status, first failure), then cause and fix of each failure, the regions that could
+/// not be listed, and the counts. With `--verbose`, every cluster's whole report after it.
+pub fn fleet_text(report: &aurora_krb_check::FleetReport, style: &TextStyle) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    let regions: Vec<&str> = report.regions.iter().map(|r| r.region.as_str()).collect();
+    let login = report.clusters.iter().any(|c| c.login);
+    let _ = writeln!(
+        out,
+        "aurora-krb check --all-clusters: {} Aurora PostgreSQL cluster{} in {} ({})",
+        s.clusters,
+        if s.clusters == 1 { "" } else { "s" },
+        clean(&regions.join(", ")),
+        if login {
+            "AWS side and login"
+        } else {
+            "AWS side only"
+        }
+    );
+    out.push('\n');
+    let rows: Vec<[String; 5]> = report
+        .clusters
+        .iter()
+        .map(|c| {
+            [
+                clean(&c.cluster).into_owned(),
+                clean(&c.region).into_owned(),
+                if c.kerberos { "yes" } else { "no" }.to_owned(),
+                c.status.as_str().to_owned(),
+                match c.status {
+                    Status::Pass => "-".to_owned(),
+                    _ => clean(&c.note).into_owned(),
+                },
+            ]
+        })
+        .collect();
+    let header = ["CLUSTER", "REGION", "KERBEROS", "STATUS", "FIRST FAILURE"];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    if !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<w0$}  {:<w1$}  {:<w2$}  {:<6}  {}",
+            header[0], header[1], header[2], header[3], header[4]
+        );
+        for (row, c) in rows.iter().zip(&report.clusters) {
+            let _ = writeln!(
+                out,
+                // The status word is 4 wide (painted or not), its column 6.
+                "  {:<w0$}  {:<w1$}  {:<w2$}  {}    {}",
+                row[0],
+                row[1],
+                row[2],
+                status_word(style, c.status),
+                row[4]
+            );
+        }
+        out.push('\n');
+    }
+    for c in report.clusters.iter().filter(|c| c.status == Status::Fail) {
+        let _ = writeln!(
+            out,
+            "  {} {} ({}): {}",
+            status_word(style, Status::Fail),
+            clean(&c.cluster),
+            clean(&c.region),
+            clean(&c.note)
+        );
+        let failure = c.report.as_ref().and_then(|r| r.first_failure());
+        if let Some(f) = failure {
+            for (word, text) in [("cause:", &f.cause), ("fix:  ", &f.fix)] {
+                if let Some(t) = text {
+                    out.push_str(&wrap(
+                        &clean(t),
+                        &format!("        {} ", paint(style.color, "1", word)),
+                        "               ",
+                        style.width,
+                    ));
+                }
+            }
+        }
+    }
+    for r in report.regions.iter().filter(|r| !r.ok) {
+        let _ = writeln!(
+            out,
+            "  {} region {}: cannot list the clusters",
+            status_word(style, Status::Fail),
+            clean(&r.region)
+        );
+        if let Some(e) = &r.error {
+            for (word, text) in [("cause:", &e.message), ("fix:  ", &e.fix)] {
+                out.push_str(&wrap(
+                    &clean(text),
+                    &format!("        {} ", paint(style.color, "1", word)),
+                    "               ",
+                    style.width,
+                ));
+            }
+        }
+    }
+    if style.verbose {
+        for c in &report.clusters {
+            if let Some(r) = &c.report {
+                let _ = writeln!(out, "\n== {} ({})", clean(&c.cluster), clean(&c.region));
+                let total = r.checks.iter().map(|c| c.duration_ms).max().unwrap_or(0);
+                out.push_str(&text(r, style, total));
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for (n, word) in [
+        (s.failed, "failed"),
+        (s.warned, "warned"),
+        (s.passed, "passed"),
+        (s.skipped, "skipped (not Kerberos)"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("no Aurora PostgreSQL cluster".to_owned());
+    }
+    if s.regions_failed > 0 {
+        parts.push(format!(
+            "{} region{} not listed",
+            s.regions_failed,
+            if s.regions_failed == 1 { "" } else { "s" }
+        ));
+    }
+    let _ = write!(
+        out,
+        "{} in {:.2} s.",
+        parts.join(", "),
+        s.duration_ms as f64 / 1000.0
+    );
+    if report.ok {
+        let _ = writeln!(out, " {}", paint(style.color, "1;32", "No cluster failed."));
+    } else {
+        let failing: Vec<String> = report
+            .clusters
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| clean(&c.cluster).into_owned())
+            .collect();
+        let _ = writeln!(
+            out,
+            " Failing: {}.",
+            paint(
+                style.color,
+                "1;31",
+                &if failing.is_empty() {
+                    "the listing".to_owned()
+                } else {
+                    failing.join(", ")
+                }
+            )
+        );
+    }
+    out
+}
+
+/// The `check --all-clusters` JSON document: `schema_version`, `ok`, `regions`, `clusters`
+/// (each with its usual report under `report`) and `summary`.
+pub fn fleet_json(report: &aurora_krb_check::FleetReport) -> String {
+    #[derive(Serialize)]
+    struct Document<'a> {
+        schema_version: u32,
+        #[serde(flatten)]
+        report: &'a aurora_krb_check::FleetReport,
+    }
+    let doc = Document {
+        schema_version: SCHEMA_VERSION,
+        report,
+    };
+    serde_json::to_string_pretty(&doc)
+        .unwrap_or_else(|e| json_error("internal", &format!("cannot encode the report: {e}")))
+}
+
+/// The fleet in the Prometheus text format: the single check's families with `cluster` and
+/// `region` labels added, each cluster's verdict, each region's listing, and the run.
+pub fn fleet_prometheus(report: &aurora_krb_check::FleetReport) -> String {
+    let value = |s: Status| match s {
+        Status::Pass => 0,
+        Status::Warn => 1,
+        Status::Fail => 2,
+        Status::Skip => 3,
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_fleet_cluster_status Verdict of each Aurora PostgreSQL cluster: 0 pass, 1 warn, 2 fail, 3 skip (not joined to a directory).\n\
+         # TYPE aurora_krb_fleet_cluster_status gauge"
+    );
+    for c in &report.clusters {
+        let _ = writeln!(
+            out,
+            "aurora_krb_fleet_cluster_status{{cluster=\"{}\",region=\"{}\",kerberos=\"{}\",status=\"{}\"}} {}",
+            label(&c.cluster),
+            label(&c.region),
+            c.kerberos,
+            c.status.as_str(),
+            value(c.status)
+        );
+    }
+    let checked: Vec<(&aurora_krb_check::fleet::ClusterOutcome, &Report)> = report
+        .clusters
+        .iter()
+        .filter_map(|c| c.report.as_ref().map(|r| (c, r)))
+        .collect();
+    let common = |c: &aurora_krb_check::fleet::ClusterOutcome, r: &Report| {
+        let t = |k: &str| {
+            r.target
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        format!(
+            "cluster=\"{}\",region=\"{}\",host=\"{}\",user=\"{}\"",
+            label(&c.cluster),
+            label(&c.region),
+            label(&t("host")),
+            label(&t("user"))
+        )
+    };
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_check_status Verdict of each check: 0 pass, 1 warn, 2 fail, 3 skip.\n\
+         # TYPE aurora_krb_check_status gauge"
+    );
+    for (c, r) in &checked {
+        for k in &r.checks {
+            let _ = writeln!(
+                out,
+                "aurora_krb_check_status{{{},check=\"{}\",status=\"{}\"}} {}",
+                common(c, r),
+                k.id,
+                k.status.as_str(),
+                value(k.status)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_check_duration_seconds How long each check took.\n\
+         # TYPE aurora_krb_check_duration_seconds gauge"
+    );
+    for (c, r) in &checked {
+        for k in &r.checks {
+            let _ = writeln!(
+                out,
+                "aurora_krb_check_duration_seconds{{{},check=\"{}\"}} {}",
+                common(c, r),
+                k.id,
+                k.duration_ms as f64 / 1000.0
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_check_ok Whether no check failed (1) or one did (0).\n\
+         # TYPE aurora_krb_check_ok gauge"
+    );
+    for (c, r) in &checked {
+        let _ = writeln!(
+            out,
+            "aurora_krb_check_ok{{{}}} {}",
+            common(c, r),
+            u8::from(r.ok)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_fleet_region_ok Whether the region's clusters could be listed (1) or not (0).\n\
+         # TYPE aurora_krb_fleet_region_ok gauge"
+    );
+    for r in &report.regions {
+        let _ = writeln!(
+            out,
+            "aurora_krb_fleet_region_ok{{region=\"{}\"}} {}",
+            label(&r.region),
+            u8::from(r.ok)
+        );
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "# HELP aurora_krb_fleet_ok Whether every region was listed and no cluster failed (1) or not (0).\n\
+         # TYPE aurora_krb_fleet_ok gauge\n\
+         aurora_krb_fleet_ok {}\n\
+         # HELP aurora_krb_fleet_run_duration_seconds How long the whole fleet run took.\n\
+         # TYPE aurora_krb_fleet_run_duration_seconds gauge\n\
+         aurora_krb_fleet_run_duration_seconds {}\n\
+         # HELP aurora_krb_fleet_last_run_timestamp_seconds When the fleet run ended (Unix time).\n\
+         # TYPE aurora_krb_fleet_last_run_timestamp_seconds gauge\n\
+         aurora_krb_fleet_last_run_timestamp_seconds {now}",
+        u8::from(report.ok),
+        report.summary.duration_ms as f64 / 1000.0
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

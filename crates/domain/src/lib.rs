@@ -21,6 +21,12 @@
 //! error names the caller (`sts:GetCallerIdentity`, asked once, only then; it needs no
 //! permission).
 //!
+//! [`permissions::ACTIONS`] lists every action of the whole tool (the least-privilege policy
+//! `docs/iam-policy.json`).
+//!
+//! [`Inspector::list_clusters`] lists every Aurora PostgreSQL cluster of the region, for
+//! fleet checks.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -71,9 +77,11 @@ pub mod error;
 pub mod findings;
 #[cfg(feature = "connect")]
 pub mod iam;
+mod fleet;
 mod lookup;
 pub mod names;
 pub mod network;
+pub mod permissions;
 mod report;
 mod whoami;
 

@@ -177,6 +177,40 @@ impl Moto {
     }
 
     fn query(&self, service: &str, version: &str, action: &str, params: &[(&str, &str)]) -> String {
+        self.query_in(REGION, service, version, action, params)
+    }
+
+    /// Calls an RDS Query API action in `region` (moto keeps each region apart).
+    pub fn rds_in(&self, region: &str, action: &str, params: &[(&str, &str)]) -> String {
+        self.query_in(region, "rds", "2014-10-31", action, params)
+    }
+
+    /// Calls an EC2 Query API action in `region`.
+    pub fn ec2_in(&self, region: &str, action: &str, params: &[(&str, &str)]) -> String {
+        self.query_in(region, "ec2", "2016-11-15", action, params)
+    }
+
+    /// Calls a Directory Service operation in `region`.
+    pub fn ds_in(&self, region: &str, operation: &str, json: &str) -> String {
+        self.post_in(
+            region,
+            "ds",
+            &format!(
+                "Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: DirectoryService_20150416.{operation}\r\n"
+            ),
+            json,
+            operation,
+        )
+    }
+
+    fn query_in(
+        &self,
+        region: &str,
+        service: &str,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> String {
         let mut body = format!("Action={action}&Version={version}");
         for (k, v) in params {
             body.push('&');
@@ -184,7 +218,8 @@ impl Moto {
             body.push('=');
             body.push_str(&form_encode(v));
         }
-        self.post(
+        self.post_in(
+            region,
             service,
             "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n",
             &body,
@@ -195,8 +230,19 @@ impl Moto {
     /// One HTTP/1.1 request. moto does not check signatures; the Authorization header only
     /// tells it the service and region.
     fn post(&self, service: &str, headers: &str, body: &str, what: &str) -> String {
+        self.post_in(REGION, service, headers, body, what)
+    }
+
+    fn post_in(
+        &self,
+        region: &str,
+        service: &str,
+        headers: &str,
+        body: &str,
+        what: &str,
+    ) -> String {
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}",
             port = self.port,
             len = body.len()
         );
@@ -297,6 +343,108 @@ impl Moto {
             );
         }
         (dir, xml_value(&cluster, "Endpoint"))
+    }
+}
+
+/// A cluster of [`Moto::fleet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetMember {
+    /// Aurora PostgreSQL joined to the region's directory (cluster and instance).
+    Joined,
+    /// Aurora PostgreSQL without a domain membership.
+    Plain,
+    /// Aurora PostgreSQL joined to a directory that does not exist (`aws.directory` fails).
+    MissingDirectory,
+    /// Aurora MySQL: not listed by a fleet check of Aurora PostgreSQL.
+    Mysql,
+}
+
+impl Moto {
+    /// In `region`: a VPC `10.<octet>.0.0/16` with two subnets, an AWS Managed Microsoft AD
+    /// `corp.example.com` in it, a DB subnet group, and each cluster with one instance
+    /// `<id>-1`. Returns the directory id.
+    pub fn fleet(&self, region: &str, octet: u8, clusters: &[(&str, FleetMember)]) -> String {
+        let vpc = xml_value(
+            &self.ec2_in(
+                region,
+                "CreateVpc",
+                &[("CidrBlock", &format!("10.{octet}.0.0/16"))],
+            ),
+            "vpcId",
+        );
+        let subnet = |n: u8, az: &str| {
+            xml_value(
+                &self.ec2_in(
+                    region,
+                    "CreateSubnet",
+                    &[
+                        ("VpcId", &vpc),
+                        ("CidrBlock", &format!("10.{octet}.{n}.0/24")),
+                        ("AvailabilityZone", &format!("{region}{az}")),
+                    ],
+                ),
+                "subnetId",
+            )
+        };
+        let (a, b) = (subnet(1, "a"), subnet(2, "b"));
+        let dir = self.ds_in(
+            region,
+            "CreateMicrosoftAD",
+            &format!(
+                r#"{{"Name":"corp.example.com","ShortName":"CORP","Password":"Not-a-secret-1","Description":"test","VpcSettings":{{"VpcId":"{vpc}","SubnetIds":["{a}","{b}"]}}}}"#
+            ),
+        );
+        let dir = json_string(&dir, "DirectoryId");
+        let group = format!("fleet-{octet}-subnets");
+        self.rds_in(
+            region,
+            "CreateDBSubnetGroup",
+            &[
+                ("DBSubnetGroupName", &group),
+                ("DBSubnetGroupDescription", "test"),
+                ("SubnetIds.SubnetIdentifier.1", &a),
+                ("SubnetIds.SubnetIdentifier.2", &b),
+            ],
+        );
+        let role = "rds-directoryservice-kerberos-access-role";
+        for (id, kind) in clusters {
+            let engine = match kind {
+                FleetMember::Mysql => "aurora-mysql",
+                _ => "aurora-postgresql",
+            };
+            let domain = match kind {
+                FleetMember::Joined => Some(dir.as_str()),
+                FleetMember::MissingDirectory => Some("d-0000000000"),
+                FleetMember::Plain | FleetMember::Mysql => None,
+            };
+            let mut params = vec![
+                ("DBClusterIdentifier", id.to_string()),
+                ("Engine", engine.to_string()),
+                ("MasterUsername", "postgres".to_string()),
+                ("MasterUserPassword", "Not-a-secret-1".to_string()),
+                ("DBSubnetGroupName", group.clone()),
+            ];
+            if let Some(d) = domain {
+                params.push(("Domain", d.to_string()));
+                params.push(("DomainIAMRoleName", role.to_string()));
+            }
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            self.rds_in(region, "CreateDBCluster", &params);
+            let instance = format!("{id}-1");
+            let mut params = vec![
+                ("DBInstanceIdentifier", instance.as_str()),
+                ("DBClusterIdentifier", id),
+                ("Engine", engine),
+                ("DBInstanceClass", "db.r6g.large"),
+                ("DBSubnetGroupName", group.as_str()),
+            ];
+            if let Some(d) = domain {
+                params.push(("Domain", d));
+                params.push(("DomainIAMRoleName", role));
+            }
+            self.rds_in(region, "CreateDBInstance", &params);
+        }
+        dir
     }
 }
 
