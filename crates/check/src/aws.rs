@@ -60,6 +60,7 @@ pub async fn aws_checks(
 }
 
 /// The `aws.*` checks from an inspection's result (the fleet shares one inspector per region).
+#[cfg(feature = "aws")]
 pub(crate) fn outcome(
     cluster: &str,
     result: Result<Report, aurora_krb_domain::Error>,
@@ -95,12 +96,23 @@ pub(crate) fn outcome(
     }
 }
 
+/// Where the client connects from, for `aws.network`.
+#[cfg(feature = "aws")]
+pub type ClientSpec = aurora_krb_domain::ClientSpec;
+/// Without the `aws` feature nothing verifies the network path.
+#[cfg(not(feature = "aws"))]
+#[derive(Debug, Clone, Default)]
+pub struct ClientSpec {
+    _none: (),
+}
+
 /// Without the `aws` feature there is no AWS SDK to ask: `aws.cluster` fails and says so.
 #[cfg(not(feature = "aws"))]
 pub async fn aws_checks(
     cluster: &str,
     _region: Option<&str>,
     _profile: Option<&str>,
+    _client: &ClientSpec,
     _limit: Duration,
 ) -> AwsOutcome {
     let failure = InspectionFailure {
@@ -110,6 +122,7 @@ pub async fn aws_checks(
             .into(),
         error: "aws.not_built",
         missing_iam_action: None,
+        caller: None,
     };
     AwsOutcome {
         checks: inspection_failed(cluster, &failure),
@@ -146,6 +159,7 @@ fn inspection_failed(cluster: &str, failure: &InspectionFailure) -> Vec<CheckRes
     .with_detail("error", failure.error);
     if let Some(a) = failure.missing_iam_action {
         first.detail("missing_iam_action", a);
+        #[cfg(feature = "aws")]
         first.detail("policy_statement", aurora_krb_domain::policy_statement(a));
     }
     if let Some(c) = &failure.caller {
@@ -230,6 +244,7 @@ fn verdict(check: aurora_krb_domain::CheckId, findings: &[&Finding]) -> CheckRes
 
 /// The verified network path as evidence of `aws.network`: each hop, each problem with the
 /// rule at fault and its fix commands, and the lookups that failed.
+#[cfg(feature = "aws")]
 fn network_details(r: &mut CheckResult, path: &aurora_krb_domain::network::NetworkPath) {
     r.detail("paths", json!(path.verdict.hops));
     r.detail("problems", json!(path.verdict.problems));

@@ -143,7 +143,9 @@ impl Fleet {
         listed.sort_by_key(|(order, ..)| *order);
 
         let permits = Arc::new(Semaphore::new(self.concurrency));
-        let mut checks = JoinSet::new();
+        // Polled in this task, not spawned: a login check's future borrows its connector
+        // across awaits (not `Send` for every lifetime), and the work is waiting on I/O anyway.
+        let mut checks = futures_util::stream::FuturesUnordered::new();
         let mut region_outcomes = Vec::new();
         let mut clusters = Vec::new();
         for (order, region, inspector, result) in listed {
@@ -182,16 +184,14 @@ impl Fleet {
                     timeout: self.timeout,
                 };
                 let permits = Arc::clone(&permits);
-                checks.spawn(async move {
+                checks.push(async move {
                     // Never closed, so acquiring only waits.
                     let _permit = permits.acquire_owned().await;
                     (order, job.run().await)
                 });
             }
         }
-        while let Some(joined) = checks.join_next().await {
-            let (order, outcome) =
-                joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        while let Some((order, outcome)) = futures_util::StreamExt::next(&mut checks).await {
             progress(&outcome);
             clusters.push((order, outcome));
         }

@@ -27,16 +27,7 @@ use aurora_krb_domain::iam::{self, ClusterIam, TokenProvider};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
-/// How the checked login authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Auth {
-    /// Kerberos (GSSAPI), the roles granted `rds_ad`: the default.
-    #[default]
-    Kerberos,
-    /// An IAM authentication token as the password, the roles granted `rds_iam`.
-    Iam,
-}
+pub use crate::run::Auth;
 
 /// An AWS failure, as plain data (from `aurora_krb_domain::Error`).
 #[derive(Debug, Clone, PartialEq, Eq)]

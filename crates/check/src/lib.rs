@@ -37,9 +37,10 @@
 //! ```
 
 mod aws;
-mod iam;
 #[cfg(feature = "aws")]
 pub mod fleet;
+#[cfg(feature = "aws")]
+mod iam;
 mod id;
 mod krb5;
 mod pipeline;
@@ -49,9 +50,8 @@ mod run;
 mod server;
 mod trust;
 
-pub use iam::Auth;
 #[cfg(feature = "aws")]
 pub use fleet::{Fleet, FleetReport};
 pub use id::CheckId;
 pub use report::{CheckResult, HostRole, HostSummary, Report, Status};
-pub use run::{Check, Error};
+pub use run::{Auth, Check, Error};

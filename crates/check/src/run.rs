@@ -19,6 +19,12 @@ pub enum Error {
         "no host given: set host= (or PGHOST), or inspect a cluster to take its writer endpoint"
     )]
     NoHost,
+    /// The check asked for needs a part this build leaves out (the check crate's feature
+    /// `aws`, on by default).
+    #[error(
+        "{0} needs AWS support, which this build of aurora-krb-check leaves out: build it with its default feature `aws`"
+    )]
+    NotBuilt(&'static str),
     /// The connection settings are refused by the connect crate.
     #[error("{0}")]
     Settings(#[from] aurora_krb_connect::Error),
@@ -46,8 +52,18 @@ pub struct Check {
     keep_port: bool,
     host_concurrency: usize,
     auth: crate::Auth,
-    #[cfg(feature = "aws")]
-    client: aurora_krb_domain::ClientSpec,
+    client: crate::aws::ClientSpec,
+}
+
+/// How the checked login authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Auth {
+    /// Kerberos (GSSAPI), the roles granted `rds_ad`: the default.
+    #[default]
+    Kerberos,
+    /// An IAM authentication token as the password, the roles granted `rds_iam`.
+    Iam,
 }
 
 /// How many hosts of a list are checked at the same time, unless told otherwise.
@@ -69,8 +85,7 @@ impl Check {
             keep_port: false,
             host_concurrency: HOST_CONCURRENCY,
             auth: crate::Auth::Kerberos,
-    #[cfg(feature = "aws")]
-            client: aurora_krb_domain::ClientSpec::default(),
+            client: crate::aws::ClientSpec::default(),
         }
     }
 
@@ -97,6 +112,7 @@ impl Check {
     /// Where the client connects from (its security group and/or CIDR, checked with
     /// [`ClientSpec::parse`](aurora_krb_domain::ClientSpec::parse)): `aws.network` then also
     /// verifies client → cluster on the DB port and client → domain controllers.
+    #[cfg(feature = "aws")]
     pub fn client_network(mut self, client: aurora_krb_domain::ClientSpec) -> Check {
         self.client = client;
         self
@@ -152,6 +168,7 @@ impl Check {
                 .cluster
                 .as_ref()
                 .map(|c| (c.id.clone(), c.region.clone(), c.profile.clone()));
+            #[cfg(feature = "aws")]
             return crate::iam::run(
                 self.config.clone(),
                 cluster,
@@ -160,6 +177,11 @@ impl Check {
                 progress,
             )
             .await;
+            #[cfg(not(feature = "aws"))]
+            {
+                let _ = cluster;
+                return Err(Error::NotBuilt("--auth iam"));
+            }
         }
         let mut checks = Vec::new();
         let mut config = self.config.clone();

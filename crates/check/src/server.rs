@@ -294,10 +294,14 @@ async fn role_facts(connector: &Connector, authed: Authenticated, limit: Duratio
         Err(Some(e)) => Outcome::Failed((&e).into()),
         Ok((client, connection)) => {
             // What libpq reads for target_session_attrs, before the connection is spawned.
-            let flag = |name: &str| connection.parameter(name).map(|v| v == "on");
-            reported = Reported {
-                in_hot_standby: flag("in_hot_standby"),
-                default_transaction_read_only: flag("default_transaction_read_only"),
+            // A block: the closure borrows the connection, which is not Sync, and must be
+            // gone before the next await for the future to stay Send.
+            reported = {
+                let flag = |name: &str| connection.parameter(name).map(|v| v == "on");
+                Reported {
+                    in_hot_standby: flag("in_hot_standby"),
+                    default_transaction_read_only: flag("default_transaction_read_only"),
+                }
             };
             let conn = tokio::spawn(connection);
             let row =

@@ -335,6 +335,8 @@ pub async fn cluster_iam(sdk: &SdkConfig, id: &str, timeout: Duration) -> Result
     let lk = Lookup {
         rds,
         ds: aws_sdk_directory::Client::new(sdk),
+        ec2: None,
+        whoami: crate::whoami::Whoami::new(Some(aws_sdk_sts::Client::new(sdk)), timeout),
         region: region.clone(),
         timeout,
         profile: None,

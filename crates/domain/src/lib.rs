@@ -75,9 +75,9 @@ pub mod cluster;
 pub mod directory;
 pub mod error;
 pub mod findings;
+mod fleet;
 #[cfg(feature = "connect")]
 pub mod iam;
-mod fleet;
 mod lookup;
 pub mod names;
 pub mod network;

@@ -2468,11 +2468,10 @@ mod tests {
                 .as_deref(),
             Some("10.0.0.0/24")
         );
-        assert_eq!(
+        assert!(
             ClientSpec::parse(Some("SG-0ABC"), None)
                 .unwrap_err()
-                .contains("sg-"),
-            true
+                .contains("sg-")
         );
         assert_eq!(
             ClientSpec::parse(Some("sg-0ABC"), None)

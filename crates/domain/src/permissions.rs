@@ -94,6 +94,14 @@ pub const ACTIONS: &[Permission] = &[
     ec2("ec2:DescribeVpcPeeringConnections"),
     ec2("ec2:DescribeTransitGatewayAttachments"),
     Permission {
+        action: "rds:DescribeDBSubnetGroups",
+        statement: "NetworkPath",
+        resources: &[ANY],
+        needed_by: NETWORK_COMMANDS,
+        scope: "arn:aws:rds:REGION:ACCOUNT:subgrp:* (the cluster's subnet group, to find its subnets)",
+        needs_permission: true,
+    },
+    Permission {
         action: "sts:GetCallerIdentity",
         statement: "CallerIdentity",
         resources: &[ANY],

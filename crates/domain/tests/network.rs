@@ -186,7 +186,10 @@ async fn an_open_path_passes() {
         open.message
     );
     let path = report.network_path.as_ref().expect("verified");
-    assert_eq!(path.facts.cluster_security_groups, [s.db_sg.clone()]);
+    assert_eq!(
+        path.facts.cluster_security_groups,
+        std::slice::from_ref(&s.db_sg)
+    );
     assert_eq!(
         path.facts.directory_security_group.as_deref(),
         Some(s.directory_sg.as_str())
