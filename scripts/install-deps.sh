@@ -9,7 +9,9 @@ BUILD_PKGS="pkg-config libkrb5-dev libclang-dev clang"
 REALM_PKGS="krb5-kdc krb5-admin-server krb5-user postgresql postgresql-client openssl util-linux iproute2 procps"
 # The clock-skew fault of the check tests runs a client under a shifted clock; the CLI's
 # completion scripts are loaded in each shell, and its manual page rendered by man.
-TEST_PKGS="faketime zsh fish man-db"
+# The fenced-writer test drops a writer's packets with iptables; the IAM realm's PAM verifier
+# is a python3 script run by pam_exec (libpam-modules).
+TEST_PKGS="faketime zsh fish man-db iptables python3 libpam-modules"
 # The Active Directory flavour of the realm.
 AD_PKGS="${AURORA_KRB_AD_PKGS-samba samba-ad-dc samba-ad-provision winbind}"
 # Making the docker base image without a registry.

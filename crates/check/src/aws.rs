@@ -7,7 +7,7 @@ use crate::{CheckId, CheckResult, Status};
 #[cfg(feature = "aws")]
 use aurora_krb_domain::names::KerberosNames;
 #[cfg(feature = "aws")]
-use aurora_krb_domain::{ClientSpec, Finding, Inspector, Options, Report, Severity};
+use aurora_krb_domain::{Finding, Inspector, Options, Report, Severity};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

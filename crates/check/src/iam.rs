@@ -27,8 +27,6 @@ use aurora_krb_domain::iam::{self, ClusterIam, TokenProvider};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
-pub use crate::run::Auth;
-
 /// An AWS failure, as plain data (from `aurora_krb_domain::Error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AwsFailure {
