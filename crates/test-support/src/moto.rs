@@ -122,7 +122,18 @@ impl Moto {
     /// (`UpdateSecurityGroupForDirectoryControllers`), from `cidr`; moto creates the group
     /// without them. Returns the group id.
     pub fn open_directory_security_group(&self, directory_id: &str, cidr: &str) -> String {
-        let d = self.ds(
+        self.open_directory_security_group_in(REGION, directory_id, cidr)
+    }
+
+    /// [`Moto::open_directory_security_group`] in `region`.
+    pub fn open_directory_security_group_in(
+        &self,
+        region: &str,
+        directory_id: &str,
+        cidr: &str,
+    ) -> String {
+        let d = self.ds_in(
+            region,
             "DescribeDirectories",
             &format!(r#"{{"DirectoryIds":["{directory_id}"]}}"#),
         );
@@ -160,7 +171,7 @@ impl Moto {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        self.ec2("AuthorizeSecurityGroupIngress", &refs);
+        self.ec2_in(region, "AuthorizeSecurityGroupIngress", &refs);
         sg
     }
 
@@ -395,6 +406,8 @@ impl Moto {
             ),
         );
         let dir = json_string(&dir, "DirectoryId");
+        // As AWS leaves it: the controllers admit the VPC on the ports AD needs.
+        self.open_directory_security_group_in(region, &dir, &format!("10.{octet}.0.0/16"));
         let group = format!("fleet-{octet}-subnets");
         self.rds_in(
             region,
