@@ -739,23 +739,10 @@ fn sg_egress(
         return;
     };
     let rules: Vec<&SgRule> = groups.iter().flat_map(|g| g.egress.iter()).collect();
-    let rules = &rules[..];
-    let by_group = |r: &SgRule| r.groups.iter().any(|g| to.groups.contains(g));
-    let allowed = if to.places.is_empty() {
-        rules.iter().any(|&r| r.covers(need) && by_group(r))
-    } else {
-        to.places.iter().all(|p| {
-            rules
-                .iter()
-                .any(|&r| r.covers(need) && (by_group(r) || r.covers_net(&p.net)))
-        })
-    };
-    if allowed {
+    if admits(&rules, to, need) {
         return;
     }
-    let via_prefix_list = rules
-        .iter()
-        .any(|r| r.covers(need) && !r.prefix_lists.is_empty());
+    let via_prefix_list = via_prefix_list(&rules, need);
     let group = &from.groups[0];
     let target = match to.groups.first() {
         Some(g) => format!("UserIdGroupPairs=[{{GroupId={g}}}]"),
@@ -820,23 +807,10 @@ fn sg_ingress(
         return;
     };
     let rules: Vec<&SgRule> = groups.iter().flat_map(|g| g.ingress.iter()).collect();
-    let rules = &rules[..];
-    let by_group = |r: &SgRule| r.groups.iter().any(|g| from.groups.contains(g));
-    let allowed = if from.places.is_empty() {
-        rules.iter().any(|&r| r.covers(need) && by_group(r))
-    } else {
-        from.places.iter().all(|p| {
-            rules
-                .iter()
-                .any(|&r| r.covers(need) && (by_group(r) || r.covers_net(&p.net)))
-        })
-    };
-    if allowed {
+    if admits(&rules, from, need) {
         return;
     }
-    let via_prefix_list = rules
-        .iter()
-        .any(|r| r.covers(need) && !r.prefix_lists.is_empty());
+    let via_prefix_list = via_prefix_list(&rules, need);
     let group = &to.groups[0];
     let port = ports(need.from, need.to);
     let fix = match from.groups.first() {
@@ -1855,6 +1829,29 @@ pub(crate) async fn gather(
         }
     }
     Some(f)
+}
+
+/// Whether security-group `rules` (one direction) admit `need` to or from `peer`: by the
+/// peer's group when only its groups are known, else for each of its addresses by group or
+/// by CIDR.
+fn admits(rules: &[&SgRule], peer: &Side, need: &Need) -> bool {
+    let by_group = |r: &SgRule| r.groups.iter().any(|g| peer.groups.contains(g));
+    if peer.places.is_empty() {
+        rules.iter().any(|&r| r.covers(need) && by_group(r))
+    } else {
+        peer.places.iter().all(|p| {
+            rules
+                .iter()
+                .any(|&r| r.covers(need) && (by_group(r) || r.covers_net(&p.net)))
+        })
+    }
+}
+
+/// Whether a rule for `need` names a prefix list (not expanded: the path stays unverified).
+fn via_prefix_list(rules: &[&SgRule], need: &Need) -> bool {
+    rules
+        .iter()
+        .any(|r| r.covers(need) && !r.prefix_lists.is_empty())
 }
 
 #[cfg(test)]
